@@ -1,0 +1,68 @@
+"""fusionkit plugin: two tree-ensemble classifiers from scikit-learn.
+
+Found by fusionkit through the entry point ``[project.entry-points.fusionkit]`` in this
+package's ``pyproject.toml``; scikit-learn is imported inside the factories only.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from fusionkit import hookimpl
+from fusionkit.classifiers.preprocessing import tabular_pipeline
+
+
+class ExtraTreesParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    n_estimators: int = Field(300, gt=0)
+    max_depth: int | None = Field(None, gt=0)
+    min_samples_leaf: int = Field(1, ge=1)
+    class_weight: Literal["balanced", "balanced_subsample"] | None = "balanced"
+
+
+class HistGradientBoostingParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    max_iter: int = Field(200, gt=0)
+    learning_rate: float = Field(0.1, gt=0, le=1)
+    max_leaf_nodes: int = Field(31, ge=2)
+    l2_regularization: float = Field(0.0, ge=0)
+    class_weight: Literal["balanced"] | None = "balanced"
+
+
+def make_extra_trees(params: ExtraTreesParams, *, seed: int = 0) -> Any:
+    from sklearn.ensemble import ExtraTreesClassifier
+
+    return tabular_pipeline(
+        ExtraTreesClassifier(random_state=seed, **params.model_dump()), scale=False
+    )
+
+
+def make_hist_gradient_boosting(params: HistGradientBoostingParams, *, seed: int = 0) -> Any:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    # Missing values are handled by the trees themselves, so no imputer in front.
+    return HistGradientBoostingClassifier(
+        random_state=seed, early_stopping=False, **params.model_dump()
+    )
+
+
+@hookimpl
+def register_classifiers(register):
+    register(
+        "extra_trees",
+        make_extra_trees,
+        params=ExtraTreesParams,
+        description="Extremely randomised trees (scikit-learn ExtraTreesClassifier).",
+        modalities=("table", "genotype"),
+    )
+    register(
+        "hist_gradient_boosting",
+        make_hist_gradient_boosting,
+        params=HistGradientBoostingParams,
+        description="Histogram gradient boosting with native missing-value support (scikit-learn).",
+        modalities=("table", "genotype"),
+    )

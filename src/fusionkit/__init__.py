@@ -1,0 +1,6 @@
+"""fusionkit: honest, config-driven comparison of multi-modal medical data fusion."""
+
+from fusionkit.hookspecs import hookimpl
+
+__version__ = "0.1.0"
+__all__ = ["__version__", "hookimpl"]

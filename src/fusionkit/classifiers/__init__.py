@@ -1,0 +1,1 @@
+"""Built-in classifier plugins (scikit-learn API) and the preprocessing they share."""

@@ -1,0 +1,18 @@
+"""The ``fusionkit`` command line: one module per command, all on one Typer app."""
+
+from fusionkit.cli import (  # noqa: F401  (importing a command module registers it)
+    cohort_cmd,
+    demo_data_cmd,
+    plugins_cmd,
+    run_cmd,
+    validate_cmd,
+)
+from fusionkit.cli.app import app
+
+
+def main() -> None:
+    """Entry point of the ``fusionkit`` console script."""
+    app()
+
+
+__all__ = ["app", "main"]

@@ -1,0 +1,514 @@
+"""The experiment config: pydantic models, YAML loading, ``--set`` overrides and error lines.
+
+Loading is two passes. First the YAML is checked against the models below (``extra="forbid"``:
+a misspelled key is an error, never silently ignored). Then every ``{type: NAME, params: {...}}``
+section is resolved through the plugin registry and its ``params`` validated by the plugin's own
+model, recursively. Every problem becomes one line naming the file and the dotted path::
+
+    configs/x.yaml: methods[2].params.n_estimators: input should be greater than 0
+
+Nothing here imports torch: a config is checked in well under a second.
+"""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+import re
+import types
+import typing
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, ClassVar, Literal, Union
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from fusionkit.errors import ConfigError
+from fusionkit.registry import Component, ModalityKind, Registry
+
+Loc = tuple[str | int, ...]
+METRICS = (
+    "accuracy",
+    "balanced_accuracy",
+    "precision",
+    "recall",
+    "specificity",
+    "f1_macro",
+    "auroc",
+)
+Metric = Literal[
+    "accuracy", "balanced_accuracy", "precision", "recall", "specificity", "f1_macro", "auroc"
+]
+DEFAULT_READERS = {"table": "table", "genotype": "genotype", "image": "image"}
+_IDENT = r"^[a-z][a-z0-9_]*$"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- plugin-typed sections -----------------------------------------------------------------------
+class Spec(_Model):
+    """A plugin-typed section ``{type: NAME, params: {...}}``; a bare ``NAME`` is shorthand."""
+
+    kinds: ClassVar[tuple[str, ...]] = ()
+    type: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    _component: Component | None = PrivateAttr(None)
+    _params: BaseModel | None = PrivateAttr(None)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        return {"type": value} if isinstance(value, str) else value
+
+    @field_validator("params", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: Any) -> Any:
+        return {} if value is None else value
+
+    @property
+    def component(self) -> Component:
+        """The registered component this section names (after `load_config`)."""
+        if self._component is None:
+            raise RuntimeError(f"{type(self).__name__} {self.type!r} was not resolved")
+        return self._component
+
+    @property
+    def resolved_params(self) -> BaseModel:
+        """The params, validated by the component's own params model (after `load_config`)."""
+        if self._params is None:
+            raise RuntimeError(f"{type(self).__name__} {self.type!r} was not resolved")
+        return self._params
+
+    def build(self, **kwargs: Any) -> Any:
+        """Call the component's factory with the validated params."""
+        return self.component.build(self.resolved_params, **kwargs)
+
+
+class ReaderSpec(Spec):
+    kinds = ("reader",)
+
+
+class EncoderSpec(Spec):
+    kinds = ("encoder",)
+
+
+class ClassifierSpec(Spec):
+    kinds = ("classifier",)
+
+
+class TransformSpec(Spec):
+    kinds = ("transform",)
+
+
+class DatasetSpec(Spec):
+    kinds = ("dataset",)
+
+
+class MethodSpec(Spec):
+    """A method: a fusion strategy, or a classifier (a shallow baseline on raw features)."""
+
+    kinds = ("fusion", "classifier")
+    name: str | None = Field(None, pattern=_IDENT, description="Name in tables; default: type.")
+
+    @property
+    def label(self) -> str:
+        """The method's name in plans, tables and file names."""
+        return self.name or self.type
+
+
+# -- sections ------------------------------------------------------------------------------------
+class ModalityConfig(_Model):
+    """One modality: its kind, where its files are, and the reader that loads them."""
+
+    kind: ModalityKind
+    path: str = Field(description="File, or a pattern such as images/{subject_id}.nii.gz.")
+    reader: ReaderSpec | None = Field(None, description="Default: the reader named as the kind.")
+    id_column: str | None = Field(None, description="Default: data.id_column.")
+    required: bool = Field(False, description="A subject missing this modality is an error.")
+
+    @model_validator(mode="after")
+    def _default_reader(self) -> ModalityConfig:
+        if self.reader is None:
+            self.reader = ReaderSpec(type=DEFAULT_READERS[self.kind])
+        return self
+
+
+class ExternalConfig(_Model):
+    """An external test cohort with the same layout as the main one, under another root."""
+
+    root: str
+    cohort: str | None = Field(None, description="Default: data.cohort.")
+
+
+class DataConfig(_Model):
+    """Where the cohort comes from: a built-in dataset or your own files."""
+
+    dataset: DatasetSpec | None = Field(None, description="Built-in dataset generated on use.")
+    root: str | None = Field(None, description="Folder that relative paths start from.")
+    cohort: str = Field("cohort.csv", description="Table with the id and label columns.")
+    id_column: str = "subject_id"
+    label_column: str = "diagnosis"
+    group_column: str | None = Field(
+        None, description="Subjects sharing a value here (e.g. a patient) stay in one fold."
+    )
+    classes: list[str] = Field(min_length=2)
+    label_map: dict[str, str] | None = Field(None, description="Raw label value -> class name.")
+    modalities: dict[str, ModalityConfig] = Field(min_length=1)
+    external: ExternalConfig | None = None
+
+    @field_validator("classes")
+    @classmethod
+    def _unique_classes(cls, value: list[str]) -> list[str]:
+        if dupes := sorted({c for c in value if value.count(c) > 1}):
+            raise ValueError(f"classes listed twice: {', '.join(dupes)}")
+        return value
+
+    @field_validator("modalities")
+    @classmethod
+    def _modality_names(cls, value: dict[str, ModalityConfig]) -> dict[str, ModalityConfig]:
+        for name in value:
+            if not re.match(_IDENT, name):
+                raise ValueError(f"modality name {name!r} must be lower_snake_case (no '+')")
+        return value
+
+
+class EvaluationConfig(_Model):
+    """How estimates are made: cross-validation, hold-out, external test, metrics."""
+
+    cv_folds: int = Field(5, ge=2)
+    cv_repeats: int = Field(1, ge=1)
+    stratify: bool = True
+    holdout: float | None = Field(None, gt=0, lt=1, description="Test fraction; replaces k-fold.")
+    validation_fraction: float = Field(
+        0.2, gt=0, lt=0.5, description="Carved out of each training part for early stopping."
+    )
+    external: bool = Field(True, description="Also test on data.external when it is given.")
+    missing: Literal["complete_case", "available"] = "complete_case"
+    metrics: list[Metric] = Field(default_factory=lambda: list(METRICS), min_length=1)
+
+
+class RuntimeConfig(_Model):
+    """Compute settings: they change speed, never results."""
+
+    threads: int = Field(2, ge=1)
+    jobs: int = Field(1, ge=1, description="Cells run in parallel processes.")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+
+
+class OutputConfig(_Model):
+    dir: str = Field("runs/{name}", description="Run directory; {name} is the experiment name.")
+
+
+class ExperimentConfig(_Model):
+    """A whole experiment: data, encoders, scenarios, methods, evaluation and output."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    description: str = ""
+    seed: int = Field(0, ge=0)
+    data: DataConfig
+    encoders: dict[str, EncoderSpec] = Field(default_factory=dict)
+    scenarios: list[str] | Literal["all"] = "all"
+    methods: list[MethodSpec] = Field(min_length=1)
+    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+    runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+    _source: Path | None = PrivateAttr(None)
+
+    @property
+    def source(self) -> Path | None:
+        """The YAML file this config was loaded from."""
+        return self._source
+
+    def scenario_list(self) -> list[tuple[str, ...]]:
+        """Scenarios as modality tuples in data.modalities order ("all": every non-empty subset)."""
+        order = list(self.data.modalities)
+        if self.scenarios == "all":
+            return [
+                combo
+                for size in range(1, len(order) + 1)
+                for combo in itertools.combinations(order, size)
+            ]
+        return [tuple(m for m in order if m in parse_scenario(s)) for s in self.scenarios]
+
+    def run_dir(self, override: str | Path | None = None) -> Path:
+        """The run directory (``--out`` wins over output.dir)."""
+        return Path(override) if override else Path(self.output.dir.format(name=self.name))
+
+
+def parse_scenario(text: str) -> list[str]:
+    """``"ehr+img"`` -> ``["ehr", "img"]``."""
+    return [part.strip() for part in text.split("+")]
+
+
+def scenario_name(modalities: Sequence[str]) -> str:
+    """``("ehr", "img")`` -> ``"ehr+img"``."""
+    return "+".join(modalities)
+
+
+# -- loading ------------------------------------------------------------------------------------
+def load_config(
+    path: str | Path, overrides: Sequence[str] = (), registry: Registry | None = None
+) -> ExperimentConfig:
+    """Read, override, validate and resolve a YAML config; `ConfigError` lists every problem."""
+    path = Path(path)
+    raw = read_yaml(path)
+    for expr in overrides:
+        apply_override(raw, expr)
+    try:
+        config = ExperimentConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(
+            f"{path}: {where}: {msg}" for where, msg in validation_problems(exc, ExperimentConfig)
+        ) from None
+    if registry is None:
+        from fusionkit.plugins import get_registry
+
+        registry = get_registry()
+    problems = [f"{path}: {format_loc(loc)}: {msg}" for loc, msg in check(config, registry)]
+    if problems:
+        raise ConfigError(problems)
+    config._source = path
+    return config
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """A YAML mapping from ``path``; one-line `ConfigError` if missing, unreadable or malformed."""
+    if not path.exists():
+        raise ConfigError(f"{path}: file not found")
+    if not path.is_file():
+        raise ConfigError(f"{path}: not a file")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a UTF-8 text file") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{where}: invalid YAML: {problem}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings at the top level")
+    return data
+
+
+_TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def apply_override(raw: dict[str, Any], expr: str) -> None:
+    """Apply one ``--set a.b[0].c=value`` override in place; the value is parsed as YAML."""
+    key, sep, text = expr.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"--set {expr}: expected KEY=VALUE, e.g. seed=1 or methods[0].name=rf")
+    parts: list[str | int] = [
+        int(index) if index else name for name, index in _TOKEN.findall(key.strip())
+    ]
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        value = text
+    node: Any = raw
+    for depth, part in enumerate(parts):
+        last = depth == len(parts) - 1
+        where = format_loc(tuple(parts[: depth + 1]))
+        if isinstance(part, int):
+            if not isinstance(node, list) or not -len(node) <= part < len(node):
+                raise ConfigError(f"--set {expr}: {where}: no such list item")
+        elif not isinstance(node, dict):
+            raise ConfigError(f"--set {expr}: {where}: parent is not a mapping")
+        if last:
+            node[part] = value
+        else:
+            if isinstance(node, dict) and part not in node:
+                node[part] = {}
+            node = node[part]
+
+
+def check(config: ExperimentConfig, registry: Registry) -> Iterator[tuple[Loc, str]]:
+    """Cross-field and registry checks that the models alone cannot do."""
+    modalities = config.data.modalities
+    if config.data.dataset is not None:
+        yield from resolve(config.data.dataset, ("data", "dataset"), registry)
+    for name, modality in modalities.items():
+        assert modality.reader is not None
+        loc = ("data", "modalities", name, "reader")
+        yield from resolve(modality.reader, loc, registry, modality.kind)
+    for name, encoder in config.encoders.items():
+        if name not in modalities:
+            yield ("encoders", name), _unknown_modality(name, modalities)
+        else:
+            yield from resolve(encoder, ("encoders", name), registry, modalities[name].kind)
+    if config.scenarios != "all":
+        seen: set[frozenset[str]] = set()
+        for i, text in enumerate(config.scenarios):
+            parts = parse_scenario(text)
+            for part in parts:
+                if part not in modalities:
+                    yield ("scenarios", i), _unknown_modality(part, modalities)
+            key = frozenset(parts)
+            if len(key) != len(parts):
+                yield ("scenarios", i), f"modality repeated in {text!r}"
+            elif key in seen:
+                yield ("scenarios", i), f"scenario {text!r} is listed twice"
+            seen.add(key)
+    labels: dict[str, int] = {}
+    for i, method in enumerate(config.methods):
+        yield from resolve(method, ("methods", i), registry)
+        if method.label in labels:
+            yield (
+                ("methods", i),
+                f"duplicate method name {method.label!r} (also methods[{labels[method.label]}]);"
+                " give each a distinct `name`",
+            )
+        labels.setdefault(method.label, i)
+    if config.data.label_map is not None:
+        for raw_value, target in config.data.label_map.items():
+            if target not in config.data.classes:
+                yield ("data", "label_map", raw_value), f"{target!r} is not one of data.classes"
+
+
+def _unknown_modality(name: str, modalities: dict[str, Any]) -> str:
+    close = difflib.get_close_matches(name, list(modalities), n=1)
+    hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(modalities)}"
+    return f"unknown modality {name!r} ({hint})"
+
+
+def resolve(
+    spec: Spec, loc: Loc, registry: Registry, modality_kind: str | None = None
+) -> Iterator[tuple[Loc, str]]:
+    """Find the component a spec names and validate its params, recursing into nested specs."""
+    component = next(
+        (registry.get(kind, spec.type) for kind in spec.kinds if registry.has(kind, spec.type)),
+        None,
+    )
+    if component is None:
+        yield loc + ("type",), registry.unknown_message(spec.kinds[0], spec.type)
+        return
+    if modality_kind is not None and not component.accepts(modality_kind):
+        yield (
+            loc + ("type",),
+            f"{component.kind} {spec.type!r} does not accept {modality_kind} modalities"
+            f" (it accepts: {', '.join(sorted(component.modalities))})",
+        )
+    try:
+        params = component.params.model_validate(spec.params)
+    except ValidationError as exc:
+        for where, msg in validation_problems(exc, component.params):
+            yield loc + ("params",) + tuple(_split_loc(where)), msg
+        return
+    spec._component, spec._params = component, params
+    yield from _resolve_nested(params, loc + ("params",), registry)
+
+
+def _resolve_nested(value: Any, loc: Loc, registry: Registry) -> Iterator[tuple[Loc, str]]:
+    if isinstance(value, Spec):
+        yield from resolve(value, loc, registry)
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            yield from _resolve_nested(getattr(value, name), loc + (name,), registry)
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            yield from _resolve_nested(item, loc + (i,), registry)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _resolve_nested(item, loc + (key,), registry)
+
+
+# -- error lines --------------------------------------------------------------------------------
+def format_loc(loc: Sequence[str | int]) -> str:
+    """``("methods", 2, "params", "n")`` -> ``"methods[2].params.n"``."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _split_loc(text: str) -> list[str | int]:
+    return [int(index) if index else name for name, index in _TOKEN.findall(text)]
+
+
+def validation_problems(exc: ValidationError, model: type[BaseModel]) -> list[tuple[str, str]]:
+    """(dotted path, message) per problem; union branches merged, unknown keys get suggestions."""
+    merged: dict[str, list[str]] = {}
+    for error in exc.errors(include_url=False):
+        loc, fields = _model_loc(model, error["loc"])
+        message = _message(error, fields)
+        messages = merged.setdefault(format_loc(loc), [])
+        if message not in messages:
+            messages.append(message)
+    return [(where, "; or ".join(msgs)) for where, msgs in merged.items()]
+
+
+def _message(error: dict[str, Any], fields: list[str]) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        key = str(error["loc"][-1])
+        close = difflib.get_close_matches(key, fields, n=1)
+        return "unknown key" + (f" (did you mean {close[0]!r}?)" if close else "")
+    if kind == "missing":
+        return "required field is missing"
+    msg = str(error["msg"])
+    msg = msg.removeprefix("Value error, ")
+    return msg[:1].lower() + msg[1:]
+
+
+def _model_loc(model: Any, loc: Sequence[str | int]) -> tuple[Loc, list[str]]:
+    """Walk ``loc`` through the model's annotations, dropping pydantic's union-branch tags.
+
+    Returns the cleaned location and the field names allowed where it ends (for suggestions).
+    """
+    clean: list[str | int] = []
+    current: Any = model
+    fields: list[str] = []
+    for i, part in enumerate(loc):
+        current = _unwrap(current)
+        last = i == len(loc) - 1
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            fields = list(current.model_fields)
+            if part in current.model_fields:
+                clean.append(part)
+                current = current.model_fields[part].annotation
+            elif last:
+                clean.append(part)  # an unknown key
+            continue  # else: a union tag or validator name; skip it
+        origin = typing.get_origin(current)
+        if origin in (list, tuple, Sequence) and isinstance(part, int):
+            clean.append(part)
+            args = typing.get_args(current)
+            current = args[0] if args else Any
+        elif origin is dict:
+            clean.append(part)
+            args = typing.get_args(current)
+            current = args[1] if len(args) == 2 else Any
+        elif isinstance(part, int) or current is Any or last:
+            clean.append(part)
+            current = Any
+    return tuple(clean), fields
+
+
+def _unwrap(annotation: Any) -> Any:
+    """Optional[X] / X | None -> X; a union of several models -> the first model."""
+    origin = typing.get_origin(annotation)
+    if origin in (Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
+        containers = [a for a in args if typing.get_origin(a) in (list, dict)]
+        if len(args) == 1:
+            return _unwrap(args[0])
+        if models:
+            return models[0]
+        if containers:
+            return containers[0]
+    if typing.get_origin(annotation) is typing.Annotated:
+        return _unwrap(typing.get_args(annotation)[0])
+    return annotation

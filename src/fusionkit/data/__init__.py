@@ -1,0 +1,1 @@
+"""The data layer: modality data, image loading, cohorts and splits."""

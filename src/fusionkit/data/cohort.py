@@ -1,0 +1,204 @@
+"""Build a cohort: subjects joined by id (never by row position), labels, modalities, availability.
+
+The cohort table (``data.cohort``) holds one row per subject with the id and label columns; each
+modality is read by its reader and joined to it by subject id. A folder instead of a table is a
+class-folder cohort: every image file under ``<class>/`` is a subject labelled by its folder.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from fusionkit.config import ExperimentConfig
+from fusionkit.data.images import SUFFIXES
+from fusionkit.data.modality import ImageData, ModalityData, TableData
+from fusionkit.errors import DataError
+from fusionkit.readers.base import ReadContext
+from fusionkit.readers.table import read_table_file
+
+
+@dataclass
+class Cohort:
+    """Subjects, their labels and every modality's data, aligned by subject id."""
+
+    ids: list[str]
+    y: np.ndarray
+    classes: list[str]
+    modalities: dict[str, ModalityData]
+    available: pd.DataFrame
+    groups: np.ndarray
+    source: Path
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def kinds(self) -> dict[str, str]:
+        return {name: data.kind for name, data in self.modalities.items()}
+
+    def class_counts(self, mask: np.ndarray | None = None) -> dict[str, int]:
+        """Subjects per class (optionally among ``mask``)."""
+        y = self.y if mask is None else self.y[mask]
+        return {c: int(np.sum(y == i)) for i, c in enumerate(self.classes)}
+
+    def complete(self, modalities: tuple[str, ...] | list[str]) -> np.ndarray:
+        """Boolean mask of subjects that have every one of ``modalities``."""
+        return self.available[list(modalities)].all(axis=1).to_numpy()
+
+
+def data_root(config: ExperimentConfig, external: bool = False) -> Path:
+    """Where relative data paths start: data.root (relative to the config file), the built-in
+    dataset's cache folder, or the config file's folder."""
+    base = config.source.parent if config.source else Path.cwd()
+    data = config.data
+    if data.root is not None:
+        root = base / data.root
+    elif data.dataset is not None:
+        from fusionkit.datasets.cache import materialize
+
+        root = materialize(data.dataset)
+    else:
+        root = base
+    if external:
+        assert data.external is not None
+        root = root / data.external.root
+    return root
+
+
+def label_text(value: object) -> str:
+    """A raw label as text: 0.0 -> '0', 0.5 -> '0.5', 'AD ' -> 'AD'."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def load_cohort(config: ExperimentConfig, external: bool = False) -> Cohort:
+    """Read the cohort table and every modality; `DataError` names the file for any problem."""
+    data = config.data
+    root = data_root(config, external)
+    cohort_name = (
+        data.external.cohort if external and data.external and data.external.cohort else data.cohort
+    )
+    cohort_path = root / cohort_name
+    notes: list[str] = []
+    if cohort_path.is_dir():
+        table = _class_folder_table(cohort_path, data.id_column, data.label_column)
+    else:
+        table = read_table_file(cohort_path, data.id_column)
+    fields = {"label_column": data.label_column, "group_column": data.group_column}
+    for field_name, column in fields.items():
+        if column is not None and column not in table.columns:
+            raise DataError(f"{cohort_path}: column {column!r} (data.{field_name}) not found")
+
+    labels = table[data.label_column]
+    unlabelled = labels.isna()
+    if unlabelled.any():
+        notes.append(
+            f"{int(unlabelled.sum())} subjects without a value in {data.label_column!r} "
+            f"left out (e.g. {table.index[unlabelled][0]})"
+        )
+        table = table[~unlabelled]
+    raw = [label_text(v) for v in table[data.label_column]]
+    names = [data.label_map.get(v, v) if data.label_map else v for v in raw]
+    for row, (value, name) in enumerate(zip(raw, names, strict=True)):
+        if name not in data.classes:
+            raise DataError(
+                f"{cohort_path}: subject {table.index[row]}: label {value!r} in column "
+                f"{data.label_column!r} is not one of data.classes {data.classes}"
+                " (add it there or to data.label_map)"
+            )
+    ids = list(table.index)
+    y = np.array([data.classes.index(n) for n in names], dtype=np.int64)
+    groups = (
+        np.array([label_text(g) for g in table[data.group_column]])
+        if data.group_column
+        else np.array(ids)
+    )
+
+    known = frozenset(ids)
+    modalities: dict[str, ModalityData] = {}
+    available = pd.DataFrame(index=pd.Index(ids, name=data.id_column))
+    for name, spec in data.modalities.items():
+        assert spec.reader is not None
+        ctx = ReadContext(
+            modality=name,
+            kind=spec.kind,
+            root=cohort_path if cohort_path.is_dir() else root,
+            id_column=spec.id_column or data.id_column,
+            exclude=frozenset({data.label_column, data.id_column} | _optional(data.group_column)),
+            known_ids=known,
+        )
+        read = spec.reader.build().read(spec.path, ctx)
+        if read.kind != spec.kind:
+            raise DataError(
+                f"{read.source}: reader gave {read.kind} data for a {spec.kind} modality"
+            )
+        present = set(read.ids)
+        stray = [i for i in read.ids if i not in known]
+        if stray:
+            notes.append(
+                f"{name}: {len(stray)} ids not in the cohort were ignored (e.g. {stray[0]})"
+            )
+        has = [i in present for i in ids]
+        if isinstance(read, TableData):
+            rows = read.frame.reindex(ids)
+            empty = rows.isna().all(axis=1).to_numpy()
+            has = [h and not e for h, e in zip(has, empty, strict=True)]
+            read = TableData(read.kind, rows, read.source, read.categorical)
+        else:
+            read = ImageData(
+                read.kind,
+                {i: read.files[i] for i in ids if i in present},
+                read.source,
+                read.missing_files,
+            )
+        n_missing = len(ids) - sum(has)
+        if n_missing and spec.required:
+            first = next(i for i, h in zip(ids, has, strict=True) if not h)
+            raise DataError(
+                f"{read.source}: {n_missing} subjects have no {name} data (e.g. {first}) but "
+                f"data.modalities.{name}.required is true"
+            )
+        if n_missing:
+            notes.append(f"{name}: {n_missing} of {len(ids)} subjects have no data (missing)")
+        modalities[name] = read
+        available[name] = has
+    return Cohort(ids, y, list(data.classes), modalities, available, groups, cohort_path, notes)
+
+
+def _optional(value: str | None) -> set[str]:
+    return {value} if value else set()
+
+
+def _class_folder_table(folder: Path, id_column: str, label_column: str) -> pd.DataFrame:
+    """One row per image file under ``folder/<class>/``: id = relative path minus suffix."""
+    rows = []
+    for file in sorted(folder.rglob("*")):
+        rel = file.relative_to(folder)
+        if not file.is_file() or len(rel.parts) < 2 or any(p.startswith(".") for p in rel.parts):
+            continue
+        name = rel.as_posix()
+        suffix = next(
+            (s for s in sorted(SUFFIXES, key=len, reverse=True) if name.lower().endswith(s)), None
+        )
+        if suffix is None:
+            continue
+        rows.append((name[: -len(suffix)], rel.parts[0]))
+    if not rows:
+        raise DataError(
+            f"{folder}: no images in class sub-folders (expected {folder}/<class>/*.png)"
+        )
+    frame = pd.DataFrame(rows, columns=[id_column, label_column]).set_index(id_column)
+    return frame
+
+
+def check_class_sizes(cohort: Cohort, folds: int, where: str = "evaluation.cv_folds") -> None:
+    """Every class needs at least ``folds`` subjects, or stratified splitting is impossible."""
+    for name, count in cohort.class_counts().items():
+        if count < folds:
+            raise DataError(
+                f"{cohort.source}: class {name!r} has {count} subjects, "
+                f"fewer than {where} = {folds}"
+            )

@@ -1,0 +1,64 @@
+"""What a reader returns: one modality's data for a set of subjects, keyed by subject id."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass
+class TableData:
+    """A table or genotype modality: one row per subject id, NaN where a value is missing.
+
+    ``frame`` is indexed by subject id; numeric columns are float, categorical columns hold
+    strings (they are encoded later, inside the pipeline, on training data only).
+    """
+
+    kind: str
+    frame: pd.DataFrame
+    source: Path
+    categorical: list[str] = field(default_factory=list)
+
+    @property
+    def ids(self) -> list[str]:
+        return list(self.frame.index)
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.frame.columns)
+
+    def subset(self, ids: list[str]) -> TableData:
+        """The rows of ``ids`` (in that order)."""
+        return TableData(self.kind, self.frame.loc[ids], self.source, list(self.categorical))
+
+
+@dataclass
+class ImageData:
+    """An image modality: for each subject id, one or more image files (views, slices)."""
+
+    kind: str
+    files: dict[str, tuple[Path, ...]]
+    source: Path
+    missing_files: list[Path] = field(default_factory=list)
+
+    @property
+    def ids(self) -> list[str]:
+        return list(self.files)
+
+    def subset(self, ids: list[str]) -> ImageData:
+        """The files of ``ids`` (in that order)."""
+        return ImageData(self.kind, {i: self.files[i] for i in ids}, self.source)
+
+    def n_images(self) -> int:
+        return int(sum(len(v) for v in self.files.values()))
+
+
+ModalityData = TableData | ImageData
+
+
+def as_id(values: pd.Series | np.ndarray | list) -> list[str]:
+    """Subject ids as strings, so '0012' in one file and 12 in another never silently match."""
+    return [str(v).strip() for v in values]

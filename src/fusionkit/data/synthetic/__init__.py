@@ -1,0 +1,1 @@
+"""Built-in synthetic cohorts that write real files (CSV, NIfTI, PNG), deterministic per seed."""

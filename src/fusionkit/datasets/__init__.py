@@ -1,0 +1,1 @@
+"""Built-in dataset plugins and the cache their files are generated into."""

@@ -1,0 +1,1 @@
+"""Built-in reader plugins: tables, genotypes and images."""

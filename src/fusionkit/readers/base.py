@@ -1,0 +1,22 @@
+"""What every reader gets to know about the modality it reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class ReadContext:
+    """The modality being read: its name and kind, id column, columns never to use as features.
+
+    ``exclude`` always holds the label column, so a label can never leak into the features.
+    ``known_ids`` are the cohort's subject ids (used to resolve ambiguous image file names).
+    """
+
+    modality: str
+    kind: str
+    root: Path
+    id_column: str
+    exclude: frozenset[str] = frozenset()
+    known_ids: frozenset[str] = field(default_factory=frozenset)

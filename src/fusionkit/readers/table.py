@@ -1,0 +1,146 @@
+"""Readers for tables (CSV / TSV / Parquet) and genotype tables (minor-allele counts 0/1/2)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from fusionkit.data.modality import TableData, as_id
+from fusionkit.errors import DataError
+from fusionkit.hookspecs import hookimpl
+from fusionkit.readers.base import ReadContext
+
+
+class TableParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    columns: list[str] | None = Field(None, description="Keep only these feature columns.")
+    exclude: list[str] = Field(default_factory=list, description="Never use these as features.")
+    categorical: list[str] = Field(
+        default_factory=list, description="Treat these as categories even if they look numeric."
+    )
+
+
+class GenotypeParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    columns: list[str] | None = Field(None, description="Keep only these SNP columns.")
+    exclude: list[str] = Field(default_factory=list)
+
+
+def read_table_file(path: Path, id_column: str) -> pd.DataFrame:
+    """CSV, TSV or Parquet (by suffix) with the id column read as text; one-line errors."""
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    suffix = "".join(path.suffixes[-2:]).lower()
+    try:
+        if suffix.endswith(".parquet"):
+            frame = pd.read_parquet(path)
+            if id_column in frame.columns:
+                frame[id_column] = frame[id_column].astype(str)
+        else:
+            sep = "\t" if suffix.endswith((".tsv", ".tab", ".tsv.gz")) else ","
+            frame = pd.read_csv(path, sep=sep, dtype={id_column: str}, keep_default_na=True)
+    except Exception as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"{path}: cannot read table: {reason}") from None
+    if id_column not in frame.columns:
+        shown = ", ".join(map(str, frame.columns[:8])) + (", ..." if frame.shape[1] > 8 else "")
+        raise DataError(f"{path}: id column {id_column!r} not found (columns: {shown})")
+    ids = pd.Series(as_id(frame[id_column]), index=frame.index)
+    blank = ids[(ids == "") | (ids.str.lower() == "nan")]
+    if len(blank):
+        raise DataError(f"{path}: row {int(blank.index[0]) + 2}: empty {id_column!r}")
+    dupes = ids[ids.duplicated(keep=False)]
+    if len(dupes):
+        first = dupes.iloc[0]
+        rows = [int(i) + 2 for i in dupes.index[dupes == first]]
+        raise DataError(f"{path}: duplicate {id_column} {first!r} (rows {rows[0]} and {rows[1]})")
+    frame.index = pd.Index(ids.tolist(), name=id_column)
+    return frame.drop(columns=[id_column])
+
+
+def select_columns(
+    frame: pd.DataFrame, path: Path, keep: list[str] | None, drop: set[str]
+) -> pd.DataFrame:
+    """Apply ``columns`` / ``exclude``; an unknown column name is an error naming the file."""
+    missing = [c for c in keep or [] if c not in frame.columns]
+    if missing:
+        raise DataError(f"{path}: column {missing[0]!r} (named in params.columns) not found")
+    return frame[[c for c in keep or list(frame.columns) if c not in drop]]
+
+
+class TableReader:
+    """Numeric and categorical columns; missing cells stay missing (NaN)."""
+
+    kind = "table"
+
+    def __init__(self, params: TableParams):
+        self.params = params
+
+    def read(self, path: str, ctx: ReadContext) -> TableData:
+        file = ctx.root / path
+        frame = read_table_file(file, ctx.id_column)
+        frame = select_columns(
+            frame, file, self.params.columns, set(self.params.exclude) | ctx.exclude
+        )
+        if frame.shape[1] == 0:
+            raise DataError(f"{file}: no feature columns left for modality {ctx.modality!r}")
+        categorical = []
+        for column in frame.columns:
+            values = frame[column]
+            if column in self.params.categorical or not pd.api.types.is_numeric_dtype(values):
+                frame[column] = values.map(lambda v: np.nan if pd.isna(v) else str(v).strip())
+                categorical.append(column)
+            else:
+                frame[column] = values.astype(float)
+        return TableData(self.kind, frame, file, categorical)
+
+
+class GenotypeReader:
+    """Minor-allele counts 0/1/2 per SNP column; missing calls stay missing."""
+
+    kind = "genotype"
+
+    def __init__(self, params: GenotypeParams):
+        self.params = params
+
+    def read(self, path: str, ctx: ReadContext) -> TableData:
+        file = ctx.root / path
+        frame = read_table_file(file, ctx.id_column)
+        frame = select_columns(
+            frame, file, self.params.columns, set(self.params.exclude) | ctx.exclude
+        )
+        if frame.shape[1] == 0:
+            raise DataError(f"{file}: no SNP columns left for modality {ctx.modality!r}")
+        numeric = frame.apply(pd.to_numeric, errors="coerce")
+        bad = (frame.notna() & ~numeric.isin([0, 1, 2])).to_numpy()
+        if bad.any():
+            row, col = (int(v[0]) for v in np.nonzero(bad))
+            value = frame.iat[row, col]
+            raise DataError(
+                f"{file}: row {row + 2}, column {frame.columns[col]!r}: {value!r} is not a "
+                "minor-allele count (0, 1, 2 or empty)"
+            )
+        return TableData(self.kind, numeric.astype(float), file)
+
+
+@hookimpl
+def register_readers(register):
+    register(
+        "table",
+        TableReader,
+        params=TableParams,
+        description="CSV / TSV / Parquet table keyed by subject id; categorical columns kept.",
+        modalities=("table",),
+    )
+    register(
+        "genotype",
+        GenotypeReader,
+        params=GenotypeParams,
+        description="Genotype table of minor-allele counts 0/1/2 per SNP, keyed by subject id.",
+        modalities=("genotype",),
+    )
