@@ -392,7 +392,8 @@ def resolve(
         None,
     )
     if component is None:
-        yield loc + ("type",), registry.unknown_message(spec.kinds[0], spec.type)
+        label = "method" if len(spec.kinds) > 1 else spec.kinds[0]
+        yield loc + ("type",), registry.unknown_message(spec.kinds, spec.type, label)
         return
     if modality_kind is not None and not component.accepts(modality_kind):
         yield (
@@ -482,6 +483,8 @@ def _model_loc(model: Any, loc: Sequence[str | int]) -> tuple[Loc, list[str]]:
                 clean.append(part)  # an unknown key
             continue  # else: a union tag or validator name; skip it
         origin = typing.get_origin(current)
+        if origin in (Union, types.UnionType) and isinstance(part, str):
+            continue  # a union-branch tag such as "literal['sqrt','log2']" or "float"
         if origin in (list, tuple, Sequence) and isinstance(part, int):
             clean.append(part)
             args = typing.get_args(current)

@@ -168,9 +168,7 @@ class PluginSet:
                     for impl in caller.get_hookimpls():
                         if impl.plugin_name == name:
                             impl.function(register=Registrar(staged, kind, name, info.version))
-            except PluginError:
-                raise
-            except Exception as exc:
+            except Exception as exc:  # includes invalid registrations (PluginError)
                 self._fail(name, f"{type(exc).__name__} while registering: {exc}")
                 continue
             component: Component

@@ -99,12 +99,13 @@ class Registry:
         """Sorted names of the registered components of one kind."""
         return sorted(name for k, name in self._components if k == kind)
 
-    def unknown_message(self, kind: str, name: str) -> str:
-        """'unknown classifier 'x'' plus the closest names or the list of known ones."""
-        known = self.names(kind)
+    def unknown_message(self, kinds: str | tuple[str, ...], name: str, label: str = "") -> str:
+        """'unknown classifier 'x'' plus the closest name, or the list of known ones."""
+        kinds = (kinds,) if isinstance(kinds, str) else kinds
+        known = sorted({n for kind in kinds for n in self.names(kind)})
         close = difflib.get_close_matches(str(name), known, n=1)
         hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(known) or 'none'}"
-        return f"unknown {kind} {name!r} ({hint})"
+        return f"unknown {label or kinds[0]} {name!r} ({hint})"
 
     def __iter__(self) -> Iterator[Component]:
         return iter(sorted(self._components.values(), key=lambda c: (c.kind, c.name)))

@@ -18,10 +18,12 @@ def cohort_command(
 ) -> None:
     """Load the cohort of CONFIG and summarise it (and the external cohort, if any)."""
     from fusionkit.config import load_config
-    from fusionkit.data.cohort import load_cohort
+    from fusionkit.data.cohort import check_class_sizes, load_cohort
 
     cfg = load_config(config, set_ or [])
     cohorts = [("cohort", load_cohort(cfg))]
+    if cfg.evaluation.holdout is None:
+        check_class_sizes(cohorts[0][1], cfg.evaluation.cv_folds)
     if cfg.data.external is not None:
         cohorts.append(("external cohort", load_cohort(cfg, external=True)))
     for title, cohort in cohorts:
@@ -35,14 +37,11 @@ def describe(title: str, cohort, scenarios: list[tuple[str, ...]]) -> str:
     from fusionkit.config import scenario_name
     from fusionkit.data.modality import TableData
 
-    lines = [f"{title}: {cohort.source} ({len(cohort.ids)} subjects)"]
-    header = "".join(f"{c:>8}" for c in cohort.classes)
-    lines.append(f"  {'':<14}{'subjects':>9}{header}   content")
-    row = "".join(f"{v:>8}" for v in cohort.class_counts().values())
-    lines.append(f"  {'all':<14}{len(cohort.ids):>9}{row}")
+    rows: list[tuple[str, int, dict[str, int], str]] = [
+        ("all", len(cohort.ids), cohort.class_counts(), "")
+    ]
     for name, data in cohort.modalities.items():
         mask = cohort.available[name].to_numpy()
-        counts = "".join(f"{v:>8}" for v in cohort.class_counts(mask).values())
         if isinstance(data, TableData):
             content = f"{data.frame.shape[1]} columns"
             if data.categorical:
@@ -51,12 +50,21 @@ def describe(title: str, cohort, scenarios: list[tuple[str, ...]]) -> str:
             content += f", {missing:.1%} cells missing"
         else:
             content = f"{data.n_images()} image files"
-        lines.append(
-            f"  {name + ' (' + data.kind + ')':<14}{int(mask.sum()):>9}{counts}   {content}"
-        )
-    lines.append("  complete cases per scenario:")
+        rows.append((f"{name} ({data.kind})", int(mask.sum()), cohort.class_counts(mask), content))
+    overlap = []
     for scenario in scenarios:
         mask = cohort.complete(scenario)
-        counts = "".join(f"{v:>8}" for v in cohort.class_counts(mask).values())
-        lines.append(f"  {scenario_name(scenario):<14}{int(mask.sum()):>9}{counts}")
-    return "\n".join(lines)
+        overlap.append((scenario_name(scenario), int(mask.sum()), cohort.class_counts(mask), ""))
+    width = max(len(r[0]) for r in rows + overlap) + 2
+    cols = [max(8, len(c) + 2) for c in cohort.classes]
+
+    def line(label: str, n: object, counts: list[object], content: str) -> str:
+        cells = "".join(f"{v!s:>{w}}" for v, w in zip(counts, cols, strict=True))
+        return f"  {label:<{width}}{n!s:>9}{cells}   {content}".rstrip()
+
+    out = [f"{title}: {cohort.source} ({len(cohort.ids)} subjects)"]
+    out.append(line("", "subjects", list(cohort.classes), "content"))
+    out += [line(label, n, list(c.values()), text) for label, n, c, text in rows]
+    out.append("  subjects with every modality of each scenario:")
+    out += [line(label, n, list(c.values()), text) for label, n, c, text in overlap]
+    return "\n".join(out)

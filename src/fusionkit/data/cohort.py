@@ -7,6 +7,7 @@ class-folder cohort: every image file under ``<class>/`` is a subject labelled b
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -64,7 +65,7 @@ def data_root(config: ExperimentConfig, external: bool = False) -> Path:
     if external:
         assert data.external is not None
         root = root / data.external.root
-    return root
+    return Path(os.path.normpath(root))
 
 
 def label_text(value: object) -> str:
@@ -92,6 +93,7 @@ def load_cohort(config: ExperimentConfig, external: bool = False) -> Cohort:
         if column is not None and column not in table.columns:
             raise DataError(f"{cohort_path}: column {column!r} (data.{field_name}) not found")
 
+    listed = frozenset(table.index)
     labels = table[data.label_column]
     unlabelled = labels.isna()
     if unlabelled.any():
@@ -136,7 +138,7 @@ def load_cohort(config: ExperimentConfig, external: bool = False) -> Cohort:
                 f"{read.source}: reader gave {read.kind} data for a {spec.kind} modality"
             )
         present = set(read.ids)
-        stray = [i for i in read.ids if i not in known]
+        stray = [i for i in read.ids if i not in listed]
         if stray:
             notes.append(
                 f"{name}: {len(stray)} ids not in the cohort were ignored (e.g. {stray[0]})"

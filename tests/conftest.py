@@ -1,0 +1,93 @@
+"""Shared fixtures: a small generated cohort, config writers, a CLI runner, plugin isolation."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from fusionkit import plugins as plugin_module
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch, tmp_path_factory):
+    """Each test gets fresh plugin state, no inherited plugin env vars, a private cache."""
+    for name in ("FUSIONKIT_DISABLE_PLUGINS", "FUSIONKIT_STRICT_PLUGINS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("FUSIONKIT_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+    plugin_module.reset()
+    yield
+    plugin_module.reset()
+
+
+@pytest.fixture(scope="session")
+def small_cohort(tmp_path_factory) -> Path:
+    """A small synthetic ADNI-like cohort written once per test session (real CSV + NIfTI)."""
+    from fusionkit.data.synthetic.adni_like import generate
+
+    out = tmp_path_factory.mktemp("adni_small")
+    generate(out, seed=3, n_subjects=60, n_external=30, n_snps=40, n_causal=5,
+             image_shape=(10, 12, 10))
+    return out
+
+
+BASE_CONFIG = {
+    "name": "tiny",
+    "seed": 1,
+    "data": {
+        "cohort": "cohort.csv",
+        "classes": ["CN", "MCI", "AD"],
+        "modalities": {
+            "ehr": {"kind": "table", "path": "ehr.csv"},
+            "snp": {"kind": "genotype", "path": "snp.csv"},
+            "img": {"kind": "image", "path": "images/{subject_id}.nii.gz"},
+        },
+        "external": {"root": "external"},
+    },
+    "scenarios": "all",
+    "methods": [
+        {"type": "logistic_regression"},
+        {"type": "random_forest", "params": {"n_estimators": 10}},
+    ],
+    "evaluation": {"cv_folds": 3},
+}
+
+
+@pytest.fixture
+def base_config(small_cohort) -> dict:
+    """A valid config (as a dict) reading the small cohort."""
+    config = copy.deepcopy(BASE_CONFIG)
+    config["data"]["root"] = str(small_cohort)
+    return config
+
+
+@pytest.fixture
+def write_config(tmp_path):
+    """Write a config dict (or raw text) to a YAML file and return its path."""
+
+    def write(config: dict | str, name: str = "experiment.yaml") -> Path:
+        path = tmp_path / name
+        text = config if isinstance(config, str) else yaml.safe_dump(config, sort_keys=False)
+        path.write_text(text)
+        return path
+
+    return write
+
+
+@pytest.fixture
+def cli():
+    """Invoke the fusionkit CLI in-process; returns the click Result."""
+    from fusionkit.cli import app
+
+    runner = CliRunner()
+
+    def invoke(*args: str):
+        return runner.invoke(app, [str(a) for a in args])
+
+    return invoke

@@ -1,0 +1,59 @@
+"""The command line as a user meets it: help, version, validate, run (plan), exit codes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from conftest import ROOT
+
+
+def test_help_lists_every_command(cli):
+    result = cli("--help")
+    assert result.exit_code == 0
+    for command in ("plugins", "validate", "run", "cohort", "demo-data"):
+        assert command in result.stdout
+
+
+def test_version(cli):
+    from fusionkit import __version__
+
+    result = cli("--version")
+    assert result.exit_code == 0
+    assert result.stdout.strip() == f"fusionkit {__version__}"
+
+
+def test_console_script_is_installed():
+    out = subprocess.run([sys.executable, "-m", "fusionkit", "--version"], capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.startswith("fusionkit ")
+
+
+def test_validate_summary(cli, base_config, write_config):
+    result = cli("validate", write_config(base_config))
+    assert result.exit_code == 0, result.output
+    assert "valid" in result.stdout.splitlines()[0]
+    assert "scenarios   ehr, snp, img, ehr+snp, ehr+img, snp+img, ehr+snp+img" in result.stdout
+    assert "cells       24" in result.stdout
+
+
+def test_run_prints_the_plan(cli, base_config, write_config, tmp_path):
+    result = cli("run", write_config(base_config), "--out", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert "7 scenarios x 2 methods x 3 folds + external test = 24 cells" in result.stdout
+    assert "skipped logistic_regression on img, ehr+img, snp+img, ehr+snp+img" in result.stdout
+
+
+def test_default_config_validates(cli):
+    result = cli("validate", ROOT / "configs" / "ehr_img_snp.yaml")
+    assert result.exit_code == 0, result.output
+
+
+def test_misspelled_key_in_default_config(cli, tmp_path):
+    text = (ROOT / "configs" / "ehr_img_snp.yaml").read_text().replace("cv_folds:", "cv_fold:")
+    path = tmp_path / "typo.yaml"
+    path.write_text(text)
+    result = cli("validate", path)
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        f"error: {path}: evaluation.cv_fold: unknown key (did you mean 'cv_folds'?)")
