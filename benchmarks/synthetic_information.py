@@ -60,8 +60,9 @@ def main() -> None:
             StandardScaler(),
             LogisticRegression(C=0.05, max_iter=3000, class_weight="balanced"),
         )
-        scores = cross_validate(model, table.to_numpy(), y, cv=cv,
-                                scoring=("balanced_accuracy", "f1_macro"))
+        scores = cross_validate(
+            model, table.to_numpy(), y, cv=cv, scoring=("balanced_accuracy", "f1_macro")
+        )
         print(
             f"{name:<9}{len(y):>5}{table.shape[1]:>10}{y.value_counts(normalize=True).max():>10.3f}"
             f"{scores['test_balanced_accuracy'].mean():>9.3f}{scores['test_f1_macro'].mean():>7.3f}"

@@ -32,8 +32,9 @@ def small_cohort(tmp_path_factory) -> Path:
     from fusionkit.data.synthetic.adni_like import generate
 
     out = tmp_path_factory.mktemp("adni_small")
-    generate(out, seed=3, n_subjects=60, n_external=30, n_snps=40, n_causal=5,
-             image_shape=(10, 12, 10))
+    generate(
+        out, seed=3, n_subjects=60, n_external=30, n_snps=40, n_causal=5, image_shape=(10, 12, 10)
+    )
     return out
 
 

@@ -24,8 +24,9 @@ def test_version(cli):
 
 
 def test_console_script_is_installed():
-    out = subprocess.run([sys.executable, "-m", "fusionkit", "--version"], capture_output=True,
-                         text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "fusionkit", "--version"], capture_output=True, text=True, check=True
+    )
     assert out.stdout.startswith("fusionkit ")
 
 
@@ -56,4 +57,5 @@ def test_misspelled_key_in_default_config(cli, tmp_path):
     result = cli("validate", path)
     assert result.exit_code == 2
     assert result.stderr.strip() == (
-        f"error: {path}: evaluation.cv_fold: unknown key (did you mean 'cv_folds'?)")
+        f"error: {path}: evaluation.cv_fold: unknown key (did you mean 'cv_folds'?)"
+    )

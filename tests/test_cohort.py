@@ -65,7 +65,7 @@ def test_missing_image_is_counted_and_marked(data_copy, write_config):
 
 
 def test_missing_image_of_required_modality_is_an_error(cli, data_copy, write_config):
-    root, config = data_copy
+    _, config = data_copy
     config["data"]["modalities"]["img"]["required"] = True
     result = cli("cohort", write_config(config))
     assert result.exit_code == 2
@@ -92,7 +92,8 @@ def test_duplicate_subject_ids(cli, data_copy, write_config):
     assert result.exit_code == 2
     dup = ehr.loc[1, "subject_id"]
     assert result.stderr.strip() == (
-        f"error: {root / 'ehr.csv'}: duplicate subject_id {dup!r} (rows 3 and 6)")
+        f"error: {root / 'ehr.csv'}: duplicate subject_id {dup!r} (rows 3 and 6)"
+    )
 
 
 def test_id_column_missing(cli, data_copy, write_config):
@@ -102,7 +103,8 @@ def test_id_column_missing(cli, data_copy, write_config):
     result = cli("cohort", write_config(config))
     assert result.exit_code == 2
     assert result.stderr.strip().startswith(
-        f"error: {root / 'snp.csv'}: id column 'subject_id' not found (columns: sid, ")
+        f"error: {root / 'snp.csv'}: id column 'subject_id' not found (columns: sid, "
+    )
 
 
 def test_label_not_among_classes(cli, data_copy, write_config):
@@ -115,7 +117,8 @@ def test_label_not_among_classes(cli, data_copy, write_config):
     assert result.stderr.strip() == (
         f"error: {root / 'cohort.csv'}: subject {cohort.loc[2, 'subject_id']}: label 'FTD' in "
         "column 'diagnosis' is not one of data.classes ['CN', 'MCI', 'AD'] (add it there or to "
-        "data.label_map)")
+        "data.label_map)"
+    )
 
 
 def test_class_with_fewer_subjects_than_folds(cli, data_copy, write_config):
@@ -125,7 +128,8 @@ def test_class_with_fewer_subjects_than_folds(cli, data_copy, write_config):
     assert result.exit_code == 2
     assert result.stderr.strip() == (
         f"error: {root / 'cohort.csv'}: class 'AD' has {n_ad} subjects, fewer than "
-        f"evaluation.cv_folds = {n_ad + 1}")
+        f"evaluation.cv_folds = {n_ad + 1}"
+    )
 
 
 def test_genotype_value_outside_0_1_2(cli, data_copy, write_config):
@@ -138,7 +142,8 @@ def test_genotype_value_outside_0_1_2(cli, data_copy, write_config):
     assert result.exit_code == 2
     assert result.stderr.strip() == (
         f"error: {root / 'snp.csv'}: row 8, column {column!r}: 'A/G' is not a minor-allele count "
-        "(0, 1, 2 or empty)")
+        "(0, 1, 2 or empty)"
+    )
 
 
 def test_ids_only_in_a_modality_are_reported(data_copy, write_config):
@@ -175,8 +180,10 @@ def test_cohort_command_summarises_availability(cli, data_copy, write_config):
     n = len(pd.read_csv(root / "cohort.csv"))
     assert f"cohort: {root / 'cohort.csv'} ({n} subjects)" in result.stdout
     snp_n = len(pd.read_csv(root / "snp.csv"))
-    assert any(line.split()[:2] == ["snp", "(genotype)"] and line.split()[2] == str(snp_n)
-               for line in result.stdout.splitlines())
+    assert any(
+        line.split()[:2] == ["snp", "(genotype)"] and line.split()[2] == str(snp_n)
+        for line in result.stdout.splitlines()
+    )
     assert "ehr+snp+img" in result.stdout and "external cohort:" in result.stdout
 
 

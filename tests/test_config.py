@@ -32,43 +32,80 @@ BAD_CONFIGS = [
     ("seeed", 3, "seeed: unknown key (did you mean 'seed'?)"),
     ("seed", -1, "seed: input should be greater than or equal to 0"),
     ("name", DELETE, "name: required field is missing"),
-    ("methods.1.params.n_estimators", 0,
-     "methods[1].params.n_estimators: input should be greater than 0"),
-    ("methods.1.params.n_estimator", 10,
-     "methods[1].params.n_estimator: unknown key (did you mean 'n_estimators'?)"),
-    ("methods.0.type", "random_forrest",
-     "methods[0].type: unknown method 'random_forrest' (did you mean 'random_forest'?)"),
+    (
+        "methods.1.params.n_estimators",
+        0,
+        "methods[1].params.n_estimators: input should be greater than 0",
+    ),
+    (
+        "methods.1.params.n_estimator",
+        10,
+        "methods[1].params.n_estimator: unknown key (did you mean 'n_estimators'?)",
+    ),
+    (
+        "methods.0.type",
+        "random_forrest",
+        "methods[0].type: unknown method 'random_forrest' (did you mean 'random_forest'?)",
+    ),
     ("evaluation.cv_folds", 1, "evaluation.cv_folds: input should be greater than or equal to 2"),
-    ("evaluation.metrics", ["accuracy", "auc"],
-     "evaluation.metrics[1]: input should be 'accuracy', 'balanced_accuracy', 'precision', "
-     "'recall', 'specificity', 'f1_macro' or 'auroc'"),
-    ("scenarios", ["ehr", "ehr+mri"], "scenarios[1]: unknown modality 'mri' (known: ehr, snp, img)"),
+    (
+        "evaluation.metrics",
+        ["accuracy", "auc"],
+        "evaluation.metrics[1]: input should be 'accuracy', 'balanced_accuracy', 'precision', "
+        "'recall', 'specificity', 'f1_macro' or 'auroc'",
+    ),
+    (
+        "scenarios",
+        ["ehr", "ehr+mri"],
+        "scenarios[1]: unknown modality 'mri' (known: ehr, snp, img)",
+    ),
     ("scenarios", ["ehr+snp", "snp+ehr"], "scenarios[1]: scenario 'snp+ehr' is listed twice"),
-    ("data.modalities.img.kind", "video",
-     "data.modalities.img.kind: input should be 'table', 'genotype' or 'image'"),
-    ("data.modalities.snp.reader", "image",
-     "data.modalities.snp.reader.type: reader 'image' does not accept genotype modalities "
-     "(it accepts: image)"),
-    ("data.classes", ["CN"], "data.classes: list should have at least 2 items after validation, "
-                             "not 1"),
+    (
+        "data.modalities.img.kind",
+        "video",
+        "data.modalities.img.kind: input should be 'table', 'genotype' or 'image'",
+    ),
+    (
+        "data.modalities.snp.reader",
+        "image",
+        "data.modalities.snp.reader.type: reader 'image' does not accept genotype modalities "
+        "(it accepts: image)",
+    ),
+    (
+        "data.classes",
+        ["CN"],
+        "data.classes: list should have at least 2 items after validation, not 1",
+    ),
     ("data.classes", ["CN", "AD", "CN"], "data.classes: classes listed twice: CN"),
-    ("encoders", {"eeg": {"type": "raw"}}, "encoders.eeg: unknown modality 'eeg' (known: ehr, "
-                                           "snp, img)"),
-    ("methods", [{"type": "svm"}, {"type": "svm", "params": {"C": 2}}],
-     "methods[1]: duplicate method name 'svm' (also methods[0]); give each a distinct `name`"),
-    ("methods.1.params.max_features", "all",
-     "methods[1].params.max_features: input should be 'sqrt' or 'log2'; or input should be a "
-     "valid number, unable to parse string as a number"),
+    (
+        "encoders",
+        {"eeg": {"type": "raw"}},
+        "encoders.eeg: unknown modality 'eeg' (known: ehr, snp, img)",
+    ),
+    (
+        "methods",
+        [{"type": "svm"}, {"type": "svm", "params": {"C": 2}}],
+        "methods[1]: duplicate method name 'svm' (also methods[0]); give each a distinct `name`",
+    ),
+    (
+        "methods.1.params.max_features",
+        "all",
+        "methods[1].params.max_features: input should be 'sqrt' or 'log2'; or input should be a "
+        "valid number, unable to parse string as a number",
+    ),
     ("data.label_map", {"0": "healthy"}, "data.label_map.0: 'healthy' is not one of data.classes"),
-    ("data.dataset", {"type": "adni_like", "params": {"n_subjects": 5}},
-     "data.dataset.params.n_subjects: input should be greater than or equal to 30"),
+    (
+        "data.dataset",
+        {"type": "adni_like", "params": {"n_subjects": 5}},
+        "data.dataset.params.n_subjects: input should be greater than or equal to 30",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("path", "value", "expected"), BAD_CONFIGS,
-                         ids=[b[0] for b in BAD_CONFIGS])
-def test_bad_config_exact_message_and_exit_2(cli, base_config, write_config, path, value,
-                                             expected):
+@pytest.mark.parametrize(
+    ("path", "value", "expected"), BAD_CONFIGS, ids=[b[0] for b in BAD_CONFIGS]
+)
+def test_bad_config_exact_message_and_exit_2(cli, base_config, write_config, path, value, expected):
     config_file = write_config(mutate(base_config, path, value))
     result = cli("validate", config_file)
     assert result.exit_code == 2
@@ -79,7 +116,10 @@ def test_bad_config_exact_message_and_exit_2(cli, base_config, write_config, pat
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("name: x\nseed: [1, 2\n", ":3:1: invalid YAML: expected ',' or ']', but got '<stream end>'"),
+        (
+            "name: x\nseed: [1, 2\n",
+            ":3:1: invalid YAML: expected ',' or ']', but got '<stream end>'",
+        ),
         ("- just\n- a list\n", ": expected a mapping of settings at the top level"),
     ],
 )
@@ -105,8 +145,10 @@ def test_every_problem_is_reported_not_just_the_first(cli, base_config, write_co
 
 def test_set_overrides_any_field(base_config, write_config):
     path = write_config(base_config)
-    config = load_config(path, ["evaluation.cv_folds=4", "methods[1].params.n_estimators=7",
-                                "scenarios=[ehr, ehr+snp]"])
+    config = load_config(
+        path,
+        ["evaluation.cv_folds=4", "methods[1].params.n_estimators=7", "scenarios=[ehr, ehr+snp]"],
+    )
     assert config.evaluation.cv_folds == 4
     assert config.methods[1].resolved_params.n_estimators == 7
     assert config.scenario_list() == [("ehr",), ("ehr", "snp")]
@@ -151,8 +193,9 @@ def test_all_scenarios_and_plan_size(base_config, write_config):
 
 
 def test_holdout_replaces_kfold(base_config, write_config):
-    config = load_config(write_config(base_config), ["evaluation.holdout=0.2",
-                                                     "evaluation.external=false"])
+    config = load_config(
+        write_config(base_config), ["evaluation.holdout=0.2", "evaluation.external=false"]
+    )
     assert make_plan(config).folds == 1
 
 

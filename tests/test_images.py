@@ -65,8 +65,9 @@ def test_dicom_series_folder_is_ordered_by_position_not_file_name(tmp_path):
     slope = float(getattr(base, "RescaleSlope", 1))
     intercept = float(getattr(base, "RescaleIntercept", 0))
     means = [array[0, :, :, k].mean() for k in range(3)]
-    assert np.allclose(means, [100 * slope + intercept, 200 * slope + intercept,
-                               300 * slope + intercept])
+    assert np.allclose(
+        means, [100 * slope + intercept, 200 * slope + intercept, 300 * slope + intercept]
+    )
 
 
 def test_truncated_nifti_is_a_one_line_error(tmp_path):
@@ -95,7 +96,7 @@ def test_dicom_without_pixel_data():
 
 
 def test_missing_file(tmp_path):
-    with pytest.raises(DataError, match="nope.nii.gz: file not found"):
+    with pytest.raises(DataError, match=r"nope\.nii\.gz: file not found"):
         load_image(tmp_path / "nope.nii.gz")
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import ROOT, SHARED_DATA
 
 OASIS = SHARED_DATA / "oasis1"

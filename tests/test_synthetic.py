@@ -15,8 +15,11 @@ def digest(folder):
     h = hashlib.sha256()
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         h.update(path.relative_to(folder).as_posix().encode())
-        h.update(path.read_bytes() if path.suffix != ".gz" else
-                 np.asarray(nib.load(path).dataobj).tobytes())
+        h.update(
+            path.read_bytes()
+            if path.suffix != ".gz"
+            else np.asarray(nib.load(path).dataobj).tobytes()
+        )
     return h.hexdigest()
 
 
@@ -27,16 +30,36 @@ def adni(tmp_path_factory):
     from fusionkit.cli import app
 
     out = tmp_path_factory.mktemp("gen") / "adni"
-    result = CliRunner().invoke(app, ["demo-data", "adni-like", "--out", str(out), "--seed", "5",
-                                      "--n-subjects", "240", "--n-external", "60",
-                                      "--image-shape", "12,14,12"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "demo-data",
+            "adni-like",
+            "--out",
+            str(out),
+            "--seed",
+            "5",
+            "--n-subjects",
+            "240",
+            "--n-external",
+            "60",
+            "--image-shape",
+            "12,14,12",
+        ],
+    )
     assert result.exit_code == 0, result.output
     return out
 
 
 def test_writes_the_documented_files(adni):
-    for name in ("cohort.csv", "ehr.csv", "snp.csv", "external/cohort.csv", "external/ehr.csv",
-                 "external/snp.csv"):
+    for name in (
+        "cohort.csv",
+        "ehr.csv",
+        "snp.csv",
+        "external/cohort.csv",
+        "external/ehr.csv",
+        "external/snp.csv",
+    ):
         assert (adni / name).is_file(), name
     cohort = pd.read_csv(adni / "cohort.csv")
     assert list(cohort.columns) == ["subject_id", "diagnosis", "site"]
@@ -76,8 +99,10 @@ def test_availability_like_adni(adni):
 
 def test_external_site_has_other_intensity_and_older_subjects(adni):
     main = [nib.load(f).get_fdata().mean() for f in sorted((adni / "images").glob("*.nii.gz"))]
-    ext = [nib.load(f).get_fdata().mean()
-           for f in sorted((adni / "external" / "images").glob("*.nii.gz"))]
+    ext = [
+        nib.load(f).get_fdata().mean()
+        for f in sorted((adni / "external" / "images").glob("*.nii.gz"))
+    ]
     assert np.mean(ext) > 1.2 * np.mean(main)
     age = pd.read_csv(adni / "ehr.csv")["age"].mean()
     age_ext = pd.read_csv(adni / "external" / "ehr.csv")["age"].mean()
@@ -97,10 +122,10 @@ def test_same_seed_same_files(tmp_path):
 
 def test_each_modality_alone_carries_information(adni):
     """A simple classifier on each modality alone beats chance (cross-validated balanced acc.)."""
+    from sklearn.impute import SimpleImputer
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import cross_val_score
     from sklearn.pipeline import make_pipeline
-    from sklearn.impute import SimpleImputer
     from sklearn.preprocessing import StandardScaler
 
     cohort = pd.read_csv(adni / "cohort.csv").set_index("subject_id")
@@ -108,15 +133,25 @@ def test_each_modality_alone_carries_information(adni):
     snp = pd.read_csv(adni / "snp.csv").set_index("subject_id")
     ids = sorted(p.name.removesuffix(".nii.gz") for p in (adni / "images").glob("*.nii.gz"))
     img = pd.DataFrame(
-        [np.asarray(nib.load(adni / "images" / f"{i}.nii.gz").dataobj, float)[::2, ::2, ::2]
-         .ravel() for i in ids], index=ids)
-    model = make_pipeline(SimpleImputer(), StandardScaler(), LogisticRegression(
-        C=0.05, max_iter=2000, class_weight="balanced"))
+        [
+            np.asarray(nib.load(adni / "images" / f"{i}.nii.gz").dataobj, float)[
+                ::2, ::2, ::2
+            ].ravel()
+            for i in ids
+        ],
+        index=ids,
+    )
+    model = make_pipeline(
+        SimpleImputer(),
+        StandardScaler(),
+        LogisticRegression(C=0.05, max_iter=2000, class_weight="balanced"),
+    )
     scores = {}
     for name, table in {"ehr": ehr, "snp": snp, "img": img}.items():
         y = cohort.loc[table.index, "diagnosis"]
-        scores[name] = cross_val_score(model, table.to_numpy(), y, cv=3,
-                                       scoring="balanced_accuracy").mean()
+        scores[name] = cross_val_score(
+            model, table.to_numpy(), y, cv=3, scoring="balanced_accuracy"
+        ).mean()
     assert all(score > 1 / 3 + 0.04 for score in scores.values()), scores
     assert scores["ehr"] > scores["snp"], scores  # cognitive scores say more than genotypes
 
@@ -127,8 +162,10 @@ def test_refuses_to_overwrite_a_non_empty_folder(cli, tmp_path):
     (out / "precious.txt").write_text("keep me")
     result = cli("demo-data", "adni-like", "--out", out, "--n-subjects", "30")
     assert result.exit_code == 2
-    assert result.stderr.strip() == f"error: {out}: already exists and is not empty; choose a " \
-                                    "new --out folder"
+    assert (
+        result.stderr.strip() == f"error: {out}: already exists and is not empty; choose a "
+        "new --out folder"
+    )
     assert (out / "precious.txt").read_text() == "keep me"
     assert sorted(p.name for p in out.iterdir()) == ["precious.txt"]
 
