@@ -35,6 +35,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "fusionkit.readers.table",
     "fusionkit.readers.image",
     "fusionkit.datasets.builtin",
+    "fusionkit.encoders.raw",
     "fusionkit.classifiers.sklearn_baselines",
     "fusionkit.classifiers.xgb",
 )

@@ -97,7 +97,7 @@ class ImageReader:
         return {k: tuple(v) for k, v in sorted(files.items())}
 
     def _from_table(self, table: Path, ctx: ReadContext) -> dict[str, tuple[Path, ...]]:
-        frame = read_table_file(table, ctx.id_column)
+        frame = read_table_file(table, ctx.id_column, unique_ids=False)
         column = self.params.path_column
         if column not in frame.columns:
             raise DataError(f"{table}: column {column!r} (params.path_column) not found")

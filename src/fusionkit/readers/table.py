@@ -31,8 +31,11 @@ class GenotypeParams(BaseModel):
     exclude: list[str] = Field(default_factory=list)
 
 
-def read_table_file(path: Path, id_column: str) -> pd.DataFrame:
-    """CSV, TSV or Parquet (by suffix) with the id column read as text; one-line errors."""
+def read_table_file(path: Path, id_column: str, unique_ids: bool = True) -> pd.DataFrame:
+    """CSV, TSV or Parquet (by suffix), indexed by the id column read as text; one-line errors.
+
+    With ``unique_ids`` (the default) a repeated id is an error naming both rows.
+    """
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     suffix = "".join(path.suffixes[-2:]).lower()
@@ -55,7 +58,7 @@ def read_table_file(path: Path, id_column: str) -> pd.DataFrame:
     if len(blank):
         raise DataError(f"{path}: row {int(blank.index[0]) + 2}: empty {id_column!r}")
     dupes = ids[ids.duplicated(keep=False)]
-    if len(dupes):
+    if unique_ids and len(dupes):
         first = dupes.iloc[0]
         rows = [int(i) + 2 for i in dupes.index[dupes == first]]
         raise DataError(f"{path}: duplicate {id_column} {first!r} (rows {rows[0]} and {rows[1]})")

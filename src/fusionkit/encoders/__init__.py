@@ -1,0 +1,1 @@
+"""Built-in encoder plugins: per-modality feature extractors fitted on training data only."""

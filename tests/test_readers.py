@@ -1,0 +1,120 @@
+"""Readers and the raw encoder: file formats, categories, and fitting on training rows only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from fusionkit.data.modality import TableData
+from fusionkit.errors import DataError
+from fusionkit.plugins import get_registry
+from fusionkit.readers.base import ReadContext
+
+
+def ctx(root: Path, kind: str = "table", **kwargs) -> ReadContext:
+    return ReadContext(
+        modality="m",
+        kind=kind,
+        root=root,
+        id_column="subject_id",
+        exclude=frozenset({"diagnosis"}),
+        **kwargs,
+    )
+
+
+def reader(name: str, **params):
+    return get_registry().get("reader", name).build(params)
+
+
+FRAME = pd.DataFrame(
+    {
+        "subject_id": ["007", "008", "009"],
+        "age": [70.5, None, 80.0],
+        "sex": ["F", "M", None],
+        "diagnosis": ["CN", "AD", "MCI"],
+    }
+)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".tsv", ".parquet"])
+def test_table_formats_keep_ids_as_text_and_missing_as_nan(tmp_path, suffix):
+    path = tmp_path / f"ehr{suffix}"
+    if suffix == ".parquet":
+        FRAME.to_parquet(path)
+    else:
+        FRAME.to_csv(path, sep="\t" if suffix == ".tsv" else ",", index=False)
+    data = reader("table").read(path.name, ctx(tmp_path))
+    assert data.ids == ["007", "008", "009"]  # leading zeros kept: ids are text
+    assert data.columns == ["age", "sex"]  # the label column is never a feature
+    assert data.categorical == ["sex"]
+    assert np.isnan(data.frame.loc["008", "age"]) and pd.isna(data.frame.loc["009", "sex"])
+
+
+def test_table_column_selection_and_unknown_column(tmp_path):
+    FRAME.to_csv(tmp_path / "t.csv", index=False)
+    assert reader("table", columns=["age"]).read("t.csv", ctx(tmp_path)).columns == ["age"]
+    with pytest.raises(DataError, match=r"t\.csv: column 'weight' \(named in params.columns\)"):
+        reader("table", columns=["weight"]).read("t.csv", ctx(tmp_path))
+
+
+def test_unreadable_table(tmp_path):
+    (tmp_path / "t.parquet").write_text("not parquet")
+    with pytest.raises(DataError, match=r"t\.parquet: cannot read table"):
+        reader("table").read("t.parquet", ctx(tmp_path))
+
+
+def test_image_reader_path_column_and_several_views(tmp_path):
+    for name in ("a1", "a2", "b1"):
+        Image.fromarray(np.full((8, 8), 10, np.uint8)).save(tmp_path / f"{name}.png")
+    pd.DataFrame(
+        {"subject_id": ["A", "A", "B", "C"], "file": ["a1.png", "a2.png", "b1.png", "gone.png"]}
+    ).to_csv(tmp_path / "images.csv", index=False)
+    data = reader("image", path_column="file").read("images.csv", ctx(tmp_path, "image"))
+    assert {k: [p.name for p in v] for k, v in data.files.items()} == {
+        "A": ["a1.png", "a2.png"],
+        "B": ["b1.png"],
+    }
+    assert [p.name for p in data.missing_files] == ["gone.png"]
+
+
+def test_image_pattern_prefers_known_ids(tmp_path):
+    (tmp_path / "img").mkdir()
+    for name in ("OAS1_0001_MR1_a", "OAS1_0001_MR1_c", "OAS1_0002_MR1_a"):
+        Image.fromarray(np.zeros((4, 4), np.uint8)).save(tmp_path / "img" / f"{name}.jpg")
+    data = reader("image").read(
+        "img/{subject_id}_*.jpg",
+        ctx(tmp_path, "image", known_ids=frozenset({"OAS1_0001_MR1", "OAS1_0002_MR1"})),
+    )
+    assert sorted(data.files) == ["OAS1_0001_MR1", "OAS1_0002_MR1"]
+    assert len(data.files["OAS1_0001_MR1"]) == 2
+
+
+def test_image_path_without_placeholder_is_an_error(tmp_path):
+    with pytest.raises(DataError, match=r"needs \{subject_id\} in it"):
+        reader("image").read("images/scan.nii.gz", ctx(tmp_path, "image"))
+
+
+def table(values: dict, index: list[str], categorical=()) -> TableData:
+    return TableData("table", pd.DataFrame(values, index=index), Path("t.csv"), list(categorical))
+
+
+def test_raw_encoder_is_fitted_on_training_rows_only():
+    train = table(
+        {"x": [1.0, 2.0, 3.0, np.nan], "s": ["a", "b", "a", None]}, ["p", "q", "r", "s"], ["s"]
+    )
+    encoder = get_registry().get("encoder", "raw").build().fit(train)
+    # A test subject with an extreme value and an unseen category: the fitted statistics
+    # (median 2, mean 2, categories a/b) must not move, and the new category is all zeros.
+    test = table({"x": [1000.0], "s": ["zzz"]}, ["t"], ["s"])
+    before = encoder.transform(train)
+    out = encoder.transform(test)
+    assert encoder.feature_names_ == ["x", "s_a", "s_b"]
+    assert out[0, 1:].tolist() == [0.0, 0.0]
+    scale = np.std([1.0, 2.0, 3.0, 2.0])
+    assert out[0, 0] == pytest.approx((1000.0 - 2.0) / scale)
+    assert np.array_equal(before, encoder.transform(train))
+    assert before[3, 0] == pytest.approx(0.0)  # the missing value imputed by the training median
