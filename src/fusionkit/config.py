@@ -224,11 +224,17 @@ class ExperimentConfig(_Model):
     runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
     _source: Path | None = PrivateAttr(None)
+    _overrides: tuple[str, ...] = PrivateAttr(())
 
     @property
     def source(self) -> Path | None:
         """The YAML file this config was loaded from."""
         return self._source
+
+    @property
+    def overrides(self) -> tuple[str, ...]:
+        """The ``--set`` overrides applied on top of the file."""
+        return self._overrides
 
     def scenario_list(self) -> list[tuple[str, ...]]:
         """Scenarios as modality tuples in data.modalities order ("all": every non-empty subset)."""
@@ -279,7 +285,20 @@ def load_config(
     if problems:
         raise ConfigError(problems)
     config._source = path
+    config._overrides = tuple(overrides)
     return config
+
+
+def resolved(spec: Spec, registry: Registry | None = None) -> Spec:
+    """Resolve a spec built in code (not read from YAML) through the registry."""
+    if registry is None:
+        from fusionkit.plugins import get_registry
+
+        registry = get_registry()
+    problems = [f"{format_loc(loc)}: {msg}" for loc, msg in resolve(spec, (), registry)]
+    if problems:
+        raise ConfigError(problems)
+    return spec
 
 
 def read_yaml(path: Path) -> dict[str, Any]:

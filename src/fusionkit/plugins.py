@@ -36,6 +36,11 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "fusionkit.readers.image",
     "fusionkit.datasets.builtin",
     "fusionkit.encoders.raw",
+    "fusionkit.encoders.tabular_nets",
+    "fusionkit.encoders.cnn",
+    "fusionkit.fusion.feature_level",
+    "fusionkit.fusion.decision_level",
+    "fusionkit.fusion.deep_concat",
     "fusionkit.classifiers.sklearn_baselines",
     "fusionkit.classifiers.xgb",
 )

@@ -62,9 +62,13 @@ def make_logistic_regression(params: LogisticRegressionParams, *, seed: int = 0)
 
 
 def make_svm(params: SVMParams, *, seed: int = 0) -> Any:
+    from sklearn.calibration import CalibratedClassifierCV
     from sklearn.svm import SVC
 
-    return tabular_pipeline(SVC(probability=True, random_state=seed, **params.model_dump()))
+    # Platt scaling fitted on internal 3-fold predictions of the training data
+    # (scikit-learn's replacement for SVC(probability=True)).
+    svc = SVC(random_state=seed, **params.model_dump())
+    return tabular_pipeline(CalibratedClassifierCV(svc, method="sigmoid", cv=3, ensemble=False))
 
 
 def make_random_forest(params: RandomForestParams, *, seed: int = 0) -> Any:

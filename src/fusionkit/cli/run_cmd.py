@@ -1,4 +1,4 @@
-"""``fusionkit run``: validate a config and run its plan."""
+"""``fusionkit run``: validate a config, run every cell, write tables and a report."""
 
 from __future__ import annotations
 
@@ -7,27 +7,15 @@ from typing import Annotated
 
 import typer
 
-from fusionkit.cli.app import SetOption, app, handle_input_errors
+from fusionkit.cli.app import SetOption, app, err, handle_input_errors
 
 
-@app.command("run")
-@handle_input_errors
-def run_command(
-    config: Annotated[Path, typer.Argument(help="Experiment YAML file.")],
-    out: Annotated[
-        Path | None, typer.Option("--out", help="Run directory (default: output.dir).")
-    ] = None,
-    set_: SetOption = None,
-) -> None:
-    """Run the experiment in CONFIG: every scenario x method x fold."""
-    from rich.console import Console
+def print_plan(console, cfg, plan, out) -> None:
+    """The plan as a table: cells per scenario x method, and what is skipped."""
     from rich.table import Table
 
-    from fusionkit.config import load_config, scenario_name
-    from fusionkit.experiment.planner import make_plan
+    from fusionkit.config import scenario_name
 
-    cfg = load_config(config, set_ or [])
-    plan = make_plan(cfg)
     table = Table(title=f"plan: {cfg.name} -> {cfg.run_dir(out)}")
     table.add_column("scenario")
     for method in plan.methods:
@@ -36,7 +24,6 @@ def run_command(
         row = [scenario_name(scenario)]
         row += [str(len(plan.cells_for(scenario, m)) or "-") for m in plan.methods]
         table.add_row(*row)
-    console = Console()
     console.print(table)
     folds = f"{plan.folds} fold{'s' if plan.folds > 1 else ''}" + (
         " + external test" if plan.external else ""
@@ -50,4 +37,69 @@ def run_command(
         skipped.setdefault((method, reason), []).append(scenario)
     for (method, reason), scenarios in skipped.items():
         console.print(f"  skipped {method} on {', '.join(scenarios)}: {reason}", style="dim")
-    console.print("Dry run: this version validates the config and prints the plan.")
+
+
+@app.command("run")
+@handle_input_errors
+def run_command(
+    config: Annotated[Path, typer.Argument(help="Experiment YAML file.")],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Run directory (default: output.dir).")
+    ] = None,
+    set_: SetOption = None,
+    fresh: Annotated[
+        bool, typer.Option("--fresh", help="Recompute everything, ignoring finished cells.")
+    ] = False,
+    jobs: Annotated[
+        int | None, typer.Option("--jobs", min=1, help="Parallel worker processes.")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only print the plan.")] = False,
+) -> None:
+    """Run the experiment in CONFIG: every scenario x method x fold, then tables and report."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from fusionkit.config import load_config
+    from fusionkit.experiment.planner import make_plan
+    from fusionkit.experiment.runner import run_experiment
+
+    cfg = load_config(config, set_ or [])
+    console = Console()
+    print_plan(console, cfg, make_plan(cfg), out)
+    if dry_run:
+        return
+    run_dir = cfg.run_dir(out)
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
+        bars: dict[str, int] = {}
+
+        def update(stage: str, done: int, total: int) -> None:
+            if stage not in bars:
+                bars[stage] = progress.add_task(stage, total=total)
+            progress.update(bars[stage], completed=done, total=total)
+
+        outcome = run_experiment(cfg, run_dir, fresh=fresh, jobs=jobs, progress=update)
+    console.print(
+        f"{outcome.cells_run} cells run, {outcome.cells_reused} reused; "
+        f"{outcome.encoder_trainings} encoder trainings for {outcome.encoder_uses} uses; "
+        f"{outcome.seconds:.1f} s"
+    )
+    for name in (
+        "summary.csv",
+        "results.csv",
+        "predictions.csv",
+        "report.md",
+        "report.html",
+        "manifest.json",
+    ):
+        console.print(f"  {run_dir / name}")
+    if outcome.failures:
+        for name, reason in outcome.failures.items():
+            err(f"failed: {name}: {reason}")
+        raise typer.Exit(code=1)

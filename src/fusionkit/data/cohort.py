@@ -75,7 +75,7 @@ def label_text(value: object) -> str:
     return str(value).strip()
 
 
-def load_cohort(config: ExperimentConfig, external: bool = False) -> Cohort:
+def load_cohort(config: ExperimentConfig, external: bool = False, verify: bool = True) -> Cohort:
     """Read the cohort table and every modality; `DataError` names the file for any problem."""
     data = config.data
     root = data_root(config, external)
@@ -131,6 +131,7 @@ def load_cohort(config: ExperimentConfig, external: bool = False) -> Cohort:
             id_column=spec.id_column or data.id_column,
             exclude=frozenset({data.label_column, data.id_column} | _optional(data.group_column)),
             known_ids=known,
+            verify=verify,
         )
         read = spec.reader.build().read(spec.path, ctx)
         if read.kind != spec.kind:

@@ -31,7 +31,7 @@ class RawEncoder:
     def __init__(self, params: RawParams):
         self.params = params
 
-    def fit(self, data: TableData, y: np.ndarray | None = None) -> RawEncoder:
+    def fit(self, data: TableData, y: np.ndarray | None = None, ctx: object = None) -> RawEncoder:
         from sklearn.compose import ColumnTransformer
         from sklearn.impute import SimpleImputer
         from sklearn.pipeline import Pipeline

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from fusionkit.config import ExperimentConfig, MethodSpec, scenario_name
+from fusionkit.config import EncoderSpec, ExperimentConfig, MethodSpec, resolved, scenario_name
 
 
 @dataclass(frozen=True)
@@ -45,14 +45,34 @@ class Plan:
         return [c for c in self.cells if c.scenario == scenario and c.method == method]
 
 
-def inapplicable(method: MethodSpec, config: ExperimentConfig, scenario: tuple[str, ...]) -> str:
-    """Why ``method`` cannot run on ``scenario`` ("" when it can)."""
+def method_encoders(
+    method: MethodSpec, config: ExperimentConfig, scenario: tuple[str, ...]
+) -> dict[str, EncoderSpec] | str:
+    """The encoder each modality of ``scenario`` goes through for ``method``, or why none can.
+
+    A classifier used as a method, and a fusion with ``features: raw``, take each modality's
+    own columns (the ``raw`` encoder); otherwise each modality goes through its ``encoders``
+    entry.
+    """
     component = method.component
-    kinds = {config.data.modalities[m].kind for m in scenario}
-    refused = sorted(k for k in kinds if not component.accepts(k))
-    if refused:
-        return f"{component.kind} {component.name!r} does not accept {', '.join(refused)} data"
-    return ""
+    if component.kind == "classifier":
+        choice = "raw"
+    else:
+        choice = getattr(method.resolved_params, "features", "encoded")
+    out: dict[str, EncoderSpec] = {}
+    for m in scenario:
+        kind = config.data.modalities[m].kind
+        if choice == "raw":
+            spec = resolved(EncoderSpec(type="raw"))
+        elif m in config.encoders:
+            spec = config.encoders[m]
+        else:
+            return f"no encoder for {m!r} in `encoders`"
+        if not spec.component.accepts(kind):
+            what = "raw features" if choice == "raw" else f"encoder {spec.type!r}"
+            return f"{what} cannot take {kind} data"
+        out[m] = spec
+    return out
 
 
 def make_plan(config: ExperimentConfig) -> Plan:
@@ -71,8 +91,8 @@ def make_plan(config: ExperimentConfig) -> Plan:
     )
     for scenario in plan.scenarios:
         for method in config.methods:
-            reason = inapplicable(method, config, scenario)
-            if reason:
+            reason = method_encoders(method, config, scenario)
+            if isinstance(reason, str):
                 plan.skipped.append((scenario_name(scenario), method.label, reason))
                 continue
             for repeat, fold in splits:

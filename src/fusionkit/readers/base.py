@@ -12,6 +12,7 @@ class ReadContext:
 
     ``exclude`` always holds the label column, so a label can never leak into the features.
     ``known_ids`` are the cohort's subject ids (used to resolve ambiguous image file names).
+    ``verify`` false skips expensive file checks (a worker re-reading a checked cohort).
     """
 
     modality: str
@@ -20,3 +21,4 @@ class ReadContext:
     id_column: str
     exclude: frozenset[str] = frozenset()
     known_ids: frozenset[str] = field(default_factory=frozenset)
+    verify: bool = True

@@ -75,7 +75,7 @@ class ImageReader:
                 f"{PLACEHOLDER} in it, or params.path_column"
             )
         data = ImageData(self.kind, files, source, missing_files=list(self.missing_files))
-        if self.params.verify == "full":
+        if self.params.verify == "full" and ctx.verify:
             for images in files.values():
                 for image in images:
                     load_image(image)  # raises DataError naming the file

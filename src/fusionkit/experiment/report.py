@@ -1,0 +1,270 @@
+"""The run report: summary table, plots and a paired test, as Markdown and HTML.
+
+Plots (``figures/``): a grouped bar chart of the headline metric (macro-F1 when measured) per
+scenario and method with fold standard deviations; confusion matrices of the three best
+scenario x method pairs from out-of-fold predictions; one-vs-rest ROC curves of the best pair.
+
+Paired test: the best multi-modality pair against the best single-modality pair, fold by fold,
+with the corrected resampled t-test (Nadeau & Bengio 2003), which widens the variance for the
+overlap of training sets across folds, and the Wilcoxon signed-rank test. Under
+``missing: complete_case`` the two scenarios may score different subjects of a fold; the report
+says so.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from fusionkit.config import scenario_name
+
+
+def _headline(state) -> str:
+    metrics = state.config.evaluation.metrics
+    return "f1_macro" if "f1_macro" in metrics else metrics[0]
+
+
+def _fold_values(payloads, scenario: str, method: str, metric: str) -> dict[tuple, float]:
+    return {
+        (p["repeat"], p["fold"]): p["metrics"].get(metric)
+        for p in payloads
+        if p["split"] == "cv"
+        and scenario_name(p["scenario"]) == scenario
+        and p["method"] == method
+        and p["metrics"].get(metric) is not None
+    }
+
+
+def paired_test(state, summary: pd.DataFrame, payloads: list[dict]) -> dict | None:
+    """Best fusion vs best single modality on the headline metric, over shared folds."""
+    from scipy import stats
+
+    metric = _headline(state)
+    column = f"{metric}_mean"
+    if summary.empty or column not in summary:
+        return None
+    n_mod = summary.scenario.str.count(r"\+") + 1
+    fusion, single = summary[n_mod > 1], summary[n_mod == 1]
+    if fusion.empty or single.empty or fusion[column].isna().all() or single[column].isna().all():
+        return None
+    best_f = fusion.loc[fusion[column].idxmax()]
+    best_s = single.loc[single[column].idxmax()]
+    a = _fold_values(payloads, best_f.scenario, best_f.method, metric)
+    b = _fold_values(payloads, best_s.scenario, best_s.method, metric)
+    shared = sorted(set(a) & set(b))
+    if len(shared) < 2:
+        return None
+    d = np.array([a[k] - b[k] for k in shared])
+    k = state.config.evaluation.cv_folds
+    ratio = 1 / (k - 1)  # test / train size in k-fold
+    var = d.var(ddof=1)
+    if var == 0:
+        t, p_t = float("nan"), float("nan")
+    else:
+        t = d.mean() / np.sqrt((1 / len(d) + ratio) * var)
+        p_t = float(2 * stats.t.sf(abs(t), df=len(d) - 1))
+    try:
+        p_w = float(stats.wilcoxon(d).pvalue)
+    except ValueError:
+        p_w = float("nan")
+    return {
+        "metric": metric,
+        "fusion": f"{best_f.scenario} x {best_f.method}",
+        "single": f"{best_s.scenario} x {best_s.method}",
+        "fusion_mean": float(best_f[column]),
+        "single_mean": float(best_s[column]),
+        "mean_difference": float(d.mean()),
+        "folds": len(d),
+        "t": float(t),
+        "p_corrected_t": p_t,
+        "p_wilcoxon": p_w,
+    }
+
+
+def _plots(state, summary: pd.DataFrame, payloads: list[dict], folder: Path) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import ConfusionMatrixDisplay, RocCurveDisplay
+
+    folder.mkdir(parents=True, exist_ok=True)
+    metric = _headline(state)
+    written = []
+    if summary.empty:
+        return written
+    scenarios = list(dict.fromkeys(summary.scenario))
+    methods = list(dict.fromkeys(summary.method))
+    width = 0.8 / max(len(methods), 1)
+    fig, ax = plt.subplots(figsize=(max(8, 1.4 * len(scenarios)), 4.5))
+    for i, method in enumerate(methods):
+        part = summary[summary.method == method].set_index("scenario").reindex(scenarios)
+        x = np.arange(len(scenarios)) + (i - (len(methods) - 1) / 2) * width
+        ax.bar(
+            x, part[f"{metric}_mean"], width, yerr=part[f"{metric}_std"], label=method, capsize=2
+        )
+    ax.set_xticks(np.arange(len(scenarios)), scenarios, rotation=20)
+    ax.set_ylabel(f"{metric} (mean ± sd over folds)")
+    ax.set_ylim(0, 1)
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(folder / "scores.png", dpi=110)
+    plt.close(fig)
+    written.append("scores.png")
+
+    classes = state.cohort.classes
+    top = summary.sort_values(f"{metric}_mean", ascending=False).head(3)
+    if len(top):
+        fig, axes = plt.subplots(1, len(top), figsize=(4.2 * len(top), 4))
+        for ax, (_, row) in zip(np.atleast_1d(axes), top.iterrows(), strict=True):
+            y, proba = _oof(payloads, row.scenario, row.method)
+            ConfusionMatrixDisplay.from_predictions(
+                y,
+                proba.argmax(1),
+                labels=range(len(classes)),
+                display_labels=classes,
+                ax=ax,
+                colorbar=False,
+            )
+            ax.set_title(f"{row.scenario} x {row.method}", fontsize=9)
+        fig.tight_layout()
+        fig.savefig(folder / "confusion.png", dpi=110)
+        plt.close(fig)
+        written.append("confusion.png")
+        best = top.iloc[0]
+        y, proba = _oof(payloads, best.scenario, best.method)
+        fig, ax = plt.subplots(figsize=(5, 4.5))
+        for c, name in enumerate(classes):
+            if 0 < np.sum(y == c) < len(y):
+                RocCurveDisplay.from_predictions(y == c, proba[:, c], name=name, ax=ax)
+        ax.set_title(f"ROC (one vs rest): {best.scenario} x {best.method}", fontsize=9)
+        fig.tight_layout()
+        fig.savefig(folder / "roc.png", dpi=110)
+        plt.close(fig)
+        written.append("roc.png")
+    return written
+
+
+def _oof(payloads, scenario: str, method: str) -> tuple[np.ndarray, np.ndarray]:
+    """Out-of-fold labels and probabilities of the first repeat."""
+    ys, ps = [], []
+    for p in payloads:
+        if (
+            p["split"] == "cv"
+            and p["repeat"] == 0
+            and p["method"] == method
+            and scenario_name(p["scenario"]) == scenario
+        ):
+            ys += p["predictions"]["y_true"]
+            ps += p["predictions"]["proba"]
+    return np.array(ys, dtype=int), np.array(ps, dtype=float).reshape(len(ys), -1)
+
+
+REPORT_METRICS = ("accuracy", "balanced_accuracy", "f1_macro", "auroc")
+
+
+def _table(state, summary: pd.DataFrame) -> pd.DataFrame:
+    """The report's table: headline metrics only (every metric is in summary.csv)."""
+    metrics = [m for m in state.config.evaluation.metrics if m in REPORT_METRICS]
+    metrics = metrics or state.config.evaluation.metrics[:4]
+    out = summary[["scenario", "method", "n_subjects"]].copy()
+    for metric in metrics:
+        mean, sd = summary[f"{metric}_mean"], summary[f"{metric}_std"]
+        out[metric] = [
+            "" if pd.isna(m) else f"{m:.3f} ± {s:.3f}" if pd.notna(s) else f"{m:.3f}"
+            for m, s in zip(mean, sd, strict=True)
+        ]
+        if summary[f"{metric}_external"].notna().any():
+            out[f"{metric} (ext.)"] = [
+                "" if pd.isna(v) else f"{v:.3f}" for v in summary[f"{metric}_external"]
+            ]
+    return out
+
+
+def _markdown(frame: pd.DataFrame) -> str:
+    header = "| " + " | ".join(frame.columns) + " |"
+    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
+    rows = ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.itertuples(False)]
+    return "\n".join([header, rule, *rows])
+
+
+def write_report(state, summary: pd.DataFrame, payloads: list[dict]) -> None:
+    from fusionkit.experiment.store import write_atomic
+
+    run_dir = state.run_dir
+    figures = _plots(state, summary, payloads, run_dir / "figures")
+    test = paired_test(state, summary, payloads)
+    table = _table(state, summary)
+    ev = state.config.evaluation
+    folds = (
+        f"{ev.cv_folds}-fold CV x {ev.cv_repeats}"
+        if ev.holdout is None
+        else (f"hold-out {ev.holdout:.0%}")
+    )
+    facts = (
+        f"Cohort: {len(state.cohort.ids)} subjects, classes {', '.join(state.cohort.classes)}; "
+        f"{folds}, seed {state.config.seed}; missing modalities: `{ev.missing}`"
+        + (f"; external test cohort: {len(state.external.ids)} subjects" if state.external else "")
+        + "."
+    )
+    lines = [
+        f"# fusionkit report: {state.config.name}",
+        "",
+        facts,
+        "",
+        "## Summary (mean ± sd over folds; ext. = external test set)",
+        "",
+        _markdown(table),
+        "",
+    ]
+    if test:
+        lines += [
+            "## Best fusion vs best single modality",
+            "",
+            f"On {test['metric']}, {test['fusion']} ({test['fusion_mean']:.3f}) vs "
+            f"{test['single']} ({test['single_mean']:.3f}): mean fold difference "
+            f"{test['mean_difference']:+.3f} over {test['folds']} folds; corrected resampled "
+            f"t-test p = {test['p_corrected_t']:.3g}, Wilcoxon signed-rank p = "
+            f"{test['p_wilcoxon']:.3g}.",
+            "",
+        ]
+        if ev.missing == "complete_case":
+            lines += [
+                "Under `complete_case`, each scenario scores the fold's subjects having all "
+                "of its modalities, so the two may be scored on different subjects.",
+                "",
+            ]
+    for name, title in (
+        ("scores.png", "Scores per scenario"),
+        ("confusion.png", "Confusion matrices (out of fold)"),
+        ("roc.png", "ROC curves"),
+    ):
+        if name in figures:
+            lines += [f"## {title}", "", f"![{title}](figures/{name})", ""]
+    if state.plan.skipped:
+        lines += ["## Not run", ""]
+        lines += [f"- {s} x {m}: {why}" for s, m, why in state.plan.skipped]
+        lines.append("")
+    text = "\n".join(lines)
+    write_atomic(run_dir / "report.md", text.encode())
+    body = [
+        f"<h1>fusionkit report: {html.escape(state.config.name)}</h1>",
+        f"<p>{html.escape(facts)}</p>",
+        "<h2>Summary</h2>",
+        table.to_html(index=False, border=0, classes="summary"),
+    ]
+    if test:
+        sentence = lines[lines.index("## Best fusion vs best single modality") + 2]
+        body.append(f"<h2>Best fusion vs best single modality</h2><p>{html.escape(sentence)}</p>")
+    for name in figures:
+        body.append(f'<p><img src="figures/{name}" alt="{name}" style="max-width:100%"></p>')
+    page = (
+        "<!doctype html><html><head><meta charset='utf-8'><title>fusionkit report</title>"
+        "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}"
+        "table{border-collapse:collapse;font-size:13px}td,th{padding:3px 8px;"
+        "border-bottom:1px solid #ddd}</style></head><body>" + "\n".join(body) + "</body></html>\n"
+    )
+    write_atomic(run_dir / "report.html", page.encode())

@@ -1,0 +1,163 @@
+"""Turn finished cells into the run's tables: results.csv, summary.csv, predictions.csv, manifest.
+
+``results.csv`` is long: one row per scenario, method, fold, split and metric. ``summary.csv``
+has one row per scenario and method: subjects, and for each metric the cross-validated mean and
+standard deviation (over folds, ddof 1) and the external-test value. Values are written with six
+decimals, in plan order, so the same config and seed give byte-identical files.
+"""
+
+from __future__ import annotations
+
+import platform
+from importlib import metadata
+
+import numpy as np
+import pandas as pd
+
+from fusionkit import __version__
+from fusionkit.config import scenario_name
+from fusionkit.experiment.store import write_atomic, write_json
+
+
+def _fmt(value: float | None) -> str:
+    return "" if value is None or not np.isfinite(value) else f"{value:.6f}"
+
+
+def collect(outcome) -> list[dict]:
+    """The stored payloads of every planned cell that finished (in plan order)."""
+    from fusionkit.experiment.runner import finished
+
+    state = outcome.state
+    return [p for c in state.plan.cells if (p := finished(state, c)) is not None]
+
+
+def results_frame(state, payloads: list[dict]) -> pd.DataFrame:
+    metrics = state.config.evaluation.metrics
+    n_folds = state.config.evaluation.cv_folds
+    rows = []
+    for p in payloads:
+        fold = "external" if p["split"] == "external" else str(p["repeat"] * n_folds + p["fold"])
+        for metric in metrics:
+            rows.append(
+                (
+                    scenario_name(p["scenario"]),
+                    p["method"],
+                    fold,
+                    p["split"],
+                    metric,
+                    p["metrics"].get(metric),
+                )
+            )
+    return pd.DataFrame(rows, columns=["scenario", "method", "fold", "split", "metric", "value"])
+
+
+def summary_frame(state, results: pd.DataFrame) -> pd.DataFrame:
+    metrics = state.config.evaluation.metrics
+    cohort = state.cohort
+    rows = []
+    for scenario in state.plan.scenarios:
+        name = scenario_name(scenario)
+        have = cohort.available[list(scenario)].to_numpy()
+        policy = state.config.evaluation.missing
+        n = int((have.all(axis=1) if policy == "complete_case" else have.any(axis=1)).sum())
+        for method in state.plan.methods:
+            part = results[(results.scenario == name) & (results.method == method)]
+            if part.empty:
+                continue
+            row: dict = {"scenario": name, "method": method, "missing": policy, "n_subjects": n}
+            for metric in metrics:
+                values = part[(part.metric == metric) & (part.split == "cv")]["value"]
+                values = values.astype(float).dropna()
+                external = part[(part.metric == metric) & (part.split == "external")]["value"]
+                row[f"{metric}_mean"] = values.mean() if len(values) else np.nan
+                row[f"{metric}_std"] = values.std(ddof=1) if len(values) > 1 else np.nan
+                row[f"{metric}_external"] = (
+                    float(external.iloc[0])
+                    if len(external) and external.iloc[0] is not None
+                    else np.nan
+                )
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def predictions_frame(state, payloads: list[dict]) -> pd.DataFrame:
+    classes = state.cohort.classes
+    rows = []
+    for p in payloads:
+        pred = p["predictions"]
+        for subject, y, proba in zip(pred["ids"], pred["y_true"], pred["proba"], strict=True):
+            rows.append(
+                [
+                    scenario_name(p["scenario"]),
+                    p["method"],
+                    p["split"],
+                    p["repeat"],
+                    p["fold"],
+                    subject,
+                    classes[y],
+                    classes[int(np.argmax(proba))],
+                    *proba,
+                ]
+            )
+    columns = ["scenario", "method", "split", "repeat", "fold", "subject_id", "y_true", "y_pred"]
+    return pd.DataFrame(rows, columns=columns + [f"p_{c}" for c in classes])
+
+
+def _csv(frame: pd.DataFrame) -> bytes:
+    out = frame.copy()
+    for column in out.columns:
+        if out[column].dtype.kind == "f" or column == "value":
+            out[column] = [_fmt(None if v is None else float(v)) for v in out[column]]
+    return out.to_csv(index=False, lineterminator="\n").encode()
+
+
+def versions() -> dict[str, str]:
+    out = {"fusionkit": __version__, "python": platform.python_version()}
+    for package in ("torch", "monai", "scikit-learn", "xgboost", "numpy", "pandas", "pydantic"):
+        try:
+            out[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            out[package] = "not installed"
+    return out
+
+
+def write_outputs(outcome) -> dict[str, pd.DataFrame]:
+    """Write every table, the manifest and the report for the run's finished cells."""
+    state = outcome.state
+    run_dir = state.run_dir
+    payloads = collect(outcome)
+    results = results_frame(state, payloads)
+    summary = summary_frame(state, results)
+    predictions = predictions_frame(state, payloads)
+    write_atomic(run_dir / "results.csv", _csv(results))
+    write_atomic(run_dir / "summary.csv", _csv(summary))
+    write_atomic(run_dir / "predictions.csv", _csv(predictions))
+    write_json(
+        run_dir / "manifest.json",
+        {
+            "config": state.config.model_dump(mode="json"),
+            "config_file": str(state.config.source),
+            "overrides": list(state.config.overrides),
+            "seed": state.config.seed,
+            "versions": versions(),
+            "data_fingerprints": state.fingerprints,
+            "cells": {
+                "planned": len(state.plan.cells),
+                "reused": outcome.cells_reused,
+                "run": outcome.cells_run,
+                "failed": outcome.failures,
+            },
+            "skipped": [list(s) for s in state.plan.skipped],
+            "encoders": {
+                "trainings": outcome.encoder_trainings,
+                "uses": outcome.encoder_uses,
+                "saved_by_cache": outcome.encoder_uses - outcome.encoder_trainings,
+            },
+            "timings_seconds": {k: round(v, 3) for k, v in sorted(outcome.timings.items())},
+            "total_seconds": round(outcome.seconds, 3),
+        },
+    )
+    from fusionkit.experiment.report import write_report
+
+    write_report(state, summary, payloads)
+    return {"results": results, "summary": summary, "predictions": predictions}

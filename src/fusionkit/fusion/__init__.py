@@ -1,0 +1,1 @@
+"""Built-in fusion strategy plugins: feature-level, decision-level and deep concatenation."""

@@ -1,0 +1,111 @@
+"""Decision-level (late) fusion: one classifier per modality, probabilities combined.
+
+``combine``: ``mean`` of the class probabilities; ``weighted`` mean, each modality weighted by
+its balanced accuracy above chance in inner cross-validation on the training part; ``vote``:
+majority of the modalities' decisions (ties broken by mean probability); ``stacking``: a meta
+classifier fitted on the modalities' inner cross-validated probabilities (never on predictions
+for subjects the base classifier was trained on). A subject missing a modality is decided by the
+modalities it has.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from fusionkit.config import ClassifierSpec
+from fusionkit.fusion.base import ClassifierField, Features, FeaturesField, FusionInput, full_proba
+from fusionkit.hookspecs import hookimpl
+from fusionkit.training.context import FitContext
+
+
+class DecisionLevelParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    features: Features = FeaturesField
+    classifier: ClassifierSpec = ClassifierField
+    combine: Literal["mean", "weighted", "vote", "stacking"] = "mean"
+    meta_classifier: ClassifierSpec = ClassifierField
+    inner_folds: int = Field(3, ge=2, description="Inner CV folds for weights and stacking.")
+
+
+class DecisionLevel:
+    def __init__(self, params: DecisionLevelParams):
+        self.params = params
+
+    def fit(self, inp: FusionInput, y: np.ndarray, ctx: FitContext) -> DecisionLevel:
+        from sklearn.metrics import balanced_accuracy_score
+
+        k = ctx.n_classes
+        self.n_classes_ = k
+        self.models_, self.weights_ = {}, {}
+        needs_inner = self.params.combine in ("weighted", "stacking")
+        inner = {}
+        for m in inp.modalities:
+            rows = inp.available[m]
+            X, ym = inp.features[m][rows], y[rows]
+            self.models_[m] = self.params.classifier.build(seed=ctx.seed).fit(X, ym)
+            if needs_inner:
+                inner[m] = self._inner_proba(X, ym, k, ctx.seed)
+                score = balanced_accuracy_score(ym, inner[m].argmax(axis=1))
+                self.weights_[m] = max(score - 1.0 / k, 1e-3)
+        if self.params.combine == "stacking":
+            meta_x = np.full((len(y), k * len(inp.modalities)), np.nan)
+            for j, m in enumerate(inp.modalities):
+                meta_x[inp.available[m], j * k : (j + 1) * k] = inner[m]
+            self.meta_ = self.params.meta_classifier.build(seed=ctx.seed).fit(meta_x, y)
+        return self
+
+    def _inner_proba(self, X: np.ndarray, y: np.ndarray, k: int, seed: int) -> np.ndarray:
+        from sklearn.model_selection import StratifiedKFold
+
+        counts = np.bincount(y, minlength=k)
+        folds = min(self.params.inner_folds, int(counts[counts > 0].min()))
+        out = np.full((len(y), k), 1.0 / k)
+        if folds < 2:
+            return out  # too few subjects for inner CV: uninformative predictions
+        splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
+        for train, test in splitter.split(X, y):
+            model = self.params.classifier.build(seed=seed).fit(X[train], y[train])
+            out[test] = full_proba(model, X[test], k)
+        return out
+
+    def predict_proba(self, inp: FusionInput) -> np.ndarray:
+        k, n = self.n_classes_, len(inp.ids)
+        probas = {}
+        for m, model in self.models_.items():
+            p = np.full((n, k), np.nan)
+            rows = inp.available[m]
+            if rows.any():
+                p[rows] = full_proba(model, inp.features[m][rows], k)
+            probas[m] = p
+        if self.params.combine == "stacking":
+            meta_x = np.concatenate([probas[m] for m in self.models_], axis=1)
+            return full_proba(self.meta_, meta_x, k)
+        stack = np.stack([probas[m] for m in self.models_])  # (modalities, n, k)
+        have = ~np.isnan(stack[:, :, 0])
+        if self.params.combine == "weighted":
+            w = np.array([self.weights_[m] for m in self.models_])[:, None] * have
+        else:
+            w = have.astype(float)
+        mean = np.nansum(stack * w[:, :, None], axis=0) / w.sum(axis=0)[:, None]
+        if self.params.combine != "vote":
+            return mean
+        votes = np.zeros((n, k))
+        for i in range(len(self.models_)):
+            decided = have[i]
+            votes[decided, np.nanargmax(stack[i][decided], axis=1)] += 1
+        scores = votes + 1e-3 * mean  # ties broken by the mean probability
+        return scores / scores.sum(axis=1, keepdims=True)
+
+
+@hookimpl
+def register_fusions(register):
+    register(
+        "decision_level",
+        DecisionLevel,
+        params=DecisionLevelParams,
+        description="Late fusion: a classifier per modality; mean, weighted, vote or stacking.",
+    )

@@ -1,0 +1,188 @@
+"""Deep (intermediate) fusion: per-modality encoder embeddings, concatenated, into an MLP head.
+
+By default the encoders are the modalities' own (``encoders.*``), trained once per fold and
+cached; the head is trained on their embeddings. With ``end_to_end: true`` the encoders'
+networks and the head are trained jointly for the cell, from the same starting point. Either way
+a missing modality contributes a zero embedding plus an availability indicator, and early
+stopping uses a validation part of the training subjects.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from fusionkit.encoders.torch_base import TorchEncoder
+from fusionkit.errors import ConfigError
+from fusionkit.fusion.base import FusionInput
+from fusionkit.hookspecs import hookimpl
+from fusionkit.training.context import FitContext
+from fusionkit.training.loop import (
+    TrainParams,
+    class_weights,
+    classification_loss,
+    correct_count,
+    predict_batches,
+    seed_everything,
+    split_validation,
+    train,
+)
+
+
+class HeadParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    hidden: list[int] = Field(default_factory=lambda: [64])
+    dropout: float = Field(0.3, ge=0, lt=1)
+
+
+class DeepConcatParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    head: HeadParams = Field(default_factory=HeadParams)
+    train: TrainParams = Field(default_factory=lambda: TrainParams(epochs=100, patience=10))
+    end_to_end: bool = Field(False, description="Train encoders and head jointly per cell.")
+
+
+def _mlp(sizes: list[int], dropout: float, n_out: int):
+    from torch import nn
+
+    layers: list = []
+    for a, b in itertools.pairwise(sizes):
+        layers += [nn.Linear(a, b), nn.ReLU(), nn.Dropout(dropout)]
+    layers.append(nn.Linear(sizes[-1], n_out))
+    return nn.Sequential(*layers)
+
+
+def _joint_model(backbones: list, head):
+    import torch
+    from torch import nn
+
+    class Joint(nn.Module):
+        """Backbones per modality -> embeddings x availability -> concatenation -> head."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.backbones = nn.ModuleList(backbones)
+            self.head = head
+
+        def forward(self, *inputs):
+            *xs, mask = inputs
+            pairs = enumerate(zip(self.backbones, xs, strict=True))
+            parts = [b(x) * mask[:, i : i + 1] for i, (b, x) in pairs]
+            return self.head(torch.cat([*parts, mask], dim=1))
+
+    return Joint()
+
+
+class DeepConcat:
+    def __init__(self, params: DeepConcatParams):
+        self.params = params
+
+    # -- embeddings -> head ----------------------------------------------------------------------
+    def _head_input(self, inp: FusionInput) -> np.ndarray:
+        x = inp.concatenated(indicators=True)
+        x = (x - self.mean_) / self.scale_
+        return np.nan_to_num(x, nan=0.0).astype(np.float32)  # missing = the training mean
+
+    def fit(self, inp: FusionInput, y: np.ndarray, ctx: FitContext) -> DeepConcat:
+        self.n_classes_ = ctx.n_classes
+        if self.params.end_to_end:
+            return self._fit_end_to_end(inp, y, ctx)
+        import torch
+
+        raw = inp.concatenated(indicators=True)
+        self.mean_ = np.nan_to_num(np.nanmean(raw, axis=0))
+        self.scale_ = np.nan_to_num(np.nanstd(raw, axis=0), nan=1.0)
+        self.scale_[self.scale_ == 0] = 1.0
+        x = torch.as_tensor(self._head_input(inp))
+        seed_everything(ctx.seed, ctx.threads)
+        self.model_ = _mlp(
+            [x.shape[1], *self.params.head.hidden], self.params.head.dropout, ctx.n_classes
+        )
+        self._train(self.model_, [x], y, inp.ids, ctx)
+        return self
+
+    def _train(self, model, inputs: list, y: np.ndarray, ids: list[str], ctx: FitContext) -> None:
+        import torch
+
+        target = torch.as_tensor(y, dtype=torch.long)
+        fit, val = split_validation(y, ctx, ids)
+        weights = class_weights(y[fit], ctx.n_classes) if self.params.train.class_weights else None
+        self.history_ = train(
+            model,
+            classification_loss(weights),
+            [*(t[fit] for t in inputs), target[fit]],
+            [*(t[val] for t in inputs), target[val]] if len(val) else None,
+            self.params.train,
+            ctx,
+            accuracy_fn=correct_count,
+        )
+
+    # -- end to end --------------------------------------------------------------------------
+    def _tensors(self, inp: FusionInput) -> list:
+        import torch
+
+        out = []
+        for m in inp.modalities:
+            rows = np.flatnonzero(inp.available[m])
+            part = self.encoders_[m].to_tensor(inp.data[m]) if len(rows) else None
+            shape = self.shapes_[m]
+            full = torch.zeros((len(inp.ids), *shape), dtype=torch.float32)
+            if part is not None:
+                full[torch.as_tensor(rows)] = part.float()
+            out.append(full)
+        out.append(torch.as_tensor(inp.indicators()))
+        return out
+
+    def _fit_end_to_end(self, inp: FusionInput, y: np.ndarray, ctx: FitContext) -> DeepConcat:
+        seed_everything(ctx.seed, ctx.threads)
+        self.encoders_, self.shapes_, backbones, dims = {}, {}, [], []
+        for m in inp.modalities:
+            encoder = inp.encoders[m].build()
+            if not isinstance(encoder, TorchEncoder):
+                raise ConfigError(
+                    f"deep_concat end_to_end needs a trainable encoder for {m!r}; "
+                    f"{inp.encoders[m].type!r} is not one"
+                )
+            rows = inp.available[m]
+            encoder.fit_preprocessing(inp.data[m], y[rows])
+            example = encoder.to_tensor(inp.data[m])
+            backbone, dim = encoder.make_backbone(example[:2])
+            self.encoders_[m], self.shapes_[m] = encoder, tuple(example.shape[1:])
+            backbones.append(backbone)
+            dims.append(dim)
+        head = _mlp(
+            [sum(dims) + len(dims), *self.params.head.hidden],
+            self.params.head.dropout,
+            ctx.n_classes,
+        )
+        self.model_ = _joint_model(backbones, head)
+        self._train(self.model_, self._tensors(inp), y, inp.ids, ctx)
+        return self
+
+    def predict_proba(self, inp: FusionInput) -> np.ndarray:
+        import torch
+
+        if self.params.end_to_end:
+            inputs = self._tensors(inp)
+        else:
+            inputs = [torch.as_tensor(self._head_input(inp))]
+        self.model_.eval()
+
+        def forward(*batch):
+            return torch.softmax(self.model_(*batch), dim=1)
+
+        return predict_batches(forward, inputs, 64, "cpu").astype(np.float64)
+
+
+@hookimpl
+def register_fusions(register):
+    register(
+        "deep_concat",
+        DeepConcat,
+        params=DeepConcatParams,
+        description="Deep fusion: encoder embeddings concatenated into an MLP head, or end to end.",
+    )

@@ -1,0 +1,1 @@
+"""The one PyTorch training loop every deep component uses."""

@@ -1,0 +1,35 @@
+"""What a component needs to know to fit on a fold: seed, compute settings, class count."""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FitContext:
+    """Settings shared by every fit in a run; `derive` gives a stable per-task seed."""
+
+    seed: int = 0
+    n_classes: int = 2
+    threads: int = 1
+    device: str = "cpu"
+    validation_fraction: float = 0.2
+    stratify: bool = True
+
+    def derive(self, *parts: object) -> FitContext:
+        """The same context with a seed derived from ``parts`` (stable across processes)."""
+        text = "/".join(str(p) for p in (self.seed, *parts))
+        seed = zlib.crc32(text.encode()) % (2**31)
+        return FitContext(
+            seed, self.n_classes, self.threads, self.device, self.validation_fraction, self.stratify
+        )
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` -> ``cuda`` when a GPU is visible, else ``cpu``."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"

@@ -1,0 +1,180 @@
+"""One plain, tested PyTorch training loop: Adam, early stopping on a validation part, best state.
+
+Every deep component (table MLPs and autoencoders, CNN encoders, the deep-fusion head) trains
+through `train`. The validation part always comes out of the fold's *training* part
+(`split_validation`); the test part is never seen. Seeded: the same seed, data and settings give
+the same weights.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from fusionkit.data.splits import validation_part
+from fusionkit.training.context import FitContext
+
+
+class TrainParams(BaseModel):
+    """Optimisation settings shared by all deep components (nested as ``train:`` in params)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    epochs: int = Field(50, ge=1, description="Upper bound; early stopping usually ends sooner.")
+    batch_size: int = Field(32, ge=1)
+    lr: float = Field(1e-3, gt=0, description="Adam learning rate.")
+    weight_decay: float = Field(1e-4, ge=0)
+    patience: int = Field(8, ge=1, description="Epochs without validation improvement.")
+    class_weights: bool = Field(True, description="Weight the loss by inverse class frequency.")
+
+
+@dataclass
+class History:
+    """Per-epoch losses of a training run, and the epoch whose weights were kept."""
+
+    train_loss: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    val_accuracy: list[float] = field(default_factory=list)
+    best_epoch: int = -1
+
+
+def seed_everything(seed: int, threads: int) -> None:
+    """Seed torch and numpy, and fix the thread count (results must not depend on it)."""
+    import torch
+
+    torch.manual_seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.set_num_threads(threads)
+
+
+def split_validation(
+    y: np.ndarray, ctx: FitContext, ids: Sequence[str] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(fit, validation) positions out of a training part; no validation if it is too small."""
+    n = len(y)
+    positions = np.arange(n)
+    if n < 10:
+        return positions, positions[:0]
+    groups = np.asarray(ids if ids is not None else [str(i) for i in range(n)])
+    return validation_part(positions, y, groups, ctx.validation_fraction, ctx.stratify, ctx.seed)
+
+
+def class_weights(y: np.ndarray, n_classes: int):
+    """Inverse-frequency weights (mean 1) for the classes present in ``y``."""
+    import torch
+
+    counts = np.bincount(y, minlength=n_classes).astype(float)
+    weights = np.where(counts > 0, counts.sum() / np.maximum(counts, 1) / n_classes, 0.0)
+    return torch.tensor(weights, dtype=torch.float32)
+
+
+def train(
+    model,
+    loss_fn: Callable,
+    fit_data: Sequence,
+    val_data: Sequence | None,
+    params: TrainParams,
+    ctx: FitContext,
+    accuracy_fn: Callable | None = None,
+) -> History:
+    """Train ``model`` with Adam on ``fit_data`` batches; keep the weights of the best epoch.
+
+    ``fit_data`` / ``val_data`` are equal-length sequences of tensors (inputs..., target);
+    ``loss_fn(model, batch)`` returns a scalar loss. With validation data the best epoch is the
+    one with the lowest validation loss and training stops after ``params.patience`` epochs
+    without improvement; without, the last epoch is kept.
+    """
+    import torch
+
+    seed_everything(ctx.seed, ctx.threads)
+    device = torch.device(ctx.device)
+    model.to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=params.lr, weight_decay=params.weight_decay)
+    generator = torch.Generator().manual_seed(ctx.seed)
+    n = len(fit_data[0])
+    history = History()
+    best_loss, best_state, stale = float("inf"), None, 0
+    has_val = val_data is not None and len(val_data[0]) > 0
+    for epoch in range(params.epochs):
+        model.train()
+        order = torch.randperm(n, generator=generator)
+        total = 0.0
+        for start in range(0, n, params.batch_size):
+            index = order[start : start + params.batch_size]
+            if len(index) < 2 and n >= 2:
+                continue  # a batch of one breaks batch norm and says little
+            batch = [t[index].to(device) for t in fit_data]
+            optimizer.zero_grad()
+            loss = loss_fn(model, batch)
+            loss.backward()
+            optimizer.step()
+            total += float(loss.detach()) * len(index)
+        history.train_loss.append(total / max(n, 1))
+        if not has_val:
+            continue
+        val_loss, val_acc = evaluate(
+            model, loss_fn, val_data, params.batch_size, device, accuracy_fn
+        )
+        history.val_loss.append(val_loss)
+        history.val_accuracy.append(val_acc)
+        if val_loss < best_loss - 1e-6:
+            best_loss, stale, history.best_epoch = val_loss, 0, epoch
+            best_state = copy.deepcopy(model.state_dict())
+        else:
+            stale += 1
+            if stale >= params.patience:
+                break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    else:
+        history.best_epoch = len(history.train_loss) - 1
+    model.eval()
+    return history
+
+
+def evaluate(model, loss_fn, data, batch_size, device, accuracy_fn=None) -> tuple[float, float]:
+    """Mean loss (and accuracy, if ``accuracy_fn``) over ``data`` in eval mode."""
+    import torch
+
+    model.eval()
+    total, correct, n = 0.0, 0.0, len(data[0])
+    with torch.no_grad():
+        for start in range(0, n, batch_size):
+            batch = [t[start : start + batch_size].to(device) for t in data]
+            total += float(loss_fn(model, batch)) * len(batch[0])
+            if accuracy_fn is not None:
+                correct += float(accuracy_fn(model, batch))
+    return total / max(n, 1), correct / max(n, 1)
+
+
+def predict_batches(fn: Callable, inputs: Sequence, batch_size: int, device: str) -> np.ndarray:
+    """Apply ``fn`` to ``inputs`` in eval-mode batches; concatenated numpy output."""
+    import torch
+
+    outputs = []
+    n = len(inputs[0])
+    with torch.no_grad():
+        for start in range(0, n, batch_size):
+            batch = [t[start : start + batch_size].to(device) for t in inputs]
+            outputs.append(fn(*batch).detach().cpu().numpy())
+    return np.concatenate(outputs) if outputs else np.zeros((0, 0), np.float32)
+
+
+def classification_loss(weights=None):
+    """Cross-entropy of ``model(*inputs)`` against the last tensor of the batch."""
+    import torch.nn.functional as F
+
+    def loss(model, batch):
+        w = weights.to(batch[-1].device) if weights is not None else None
+        return F.cross_entropy(model(*batch[:-1]), batch[-1], weight=w)
+
+    return loss
+
+
+def correct_count(model, batch) -> float:
+    """Number of correct argmax predictions in a batch."""
+    return float((model(*batch[:-1]).argmax(dim=1) == batch[-1]).sum())
