@@ -39,10 +39,11 @@ def test_validate_summary(cli, base_config, write_config):
 
 
 def test_run_prints_the_plan(cli, base_config, write_config, tmp_path):
-    result = cli("run", write_config(base_config), "--out", tmp_path / "out")
+    result = cli("run", write_config(base_config), "--out", tmp_path / "out", "--dry-run")
     assert result.exit_code == 0, result.output
     assert "7 scenarios x 2 methods x 3 folds + external test = 24 cells" in result.stdout
     assert "skipped logistic_regression on img, ehr+img, snp+img, ehr+snp+img" in result.stdout
+    assert not (tmp_path / "out").exists()
 
 
 def test_default_config_validates(cli):

@@ -30,13 +30,18 @@ def spec_payload(spec: Spec) -> dict:
 
 
 def fingerprint(data: ModalityData) -> str:
-    """Content hash of a modality: table values, or image paths with sizes and times."""
+    """Content hash of a modality: table values, or image file names and bytes.
+
+    Independent of where the files live, so a moved or regenerated identical dataset keeps its
+    finished cells.
+    """
     h = hashlib.sha256()
     if isinstance(data, ImageData):
         for subject, files in data.files.items():
             for f in files:
-                stat = Path(f).stat()
-                h.update(f"{subject}|{f}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+                h.update(f"{subject}|{Path(f).name}|".encode())
+                with open(f, "rb") as handle:
+                    h.update(hashlib.file_digest(handle, "sha256").digest())
     else:
         h.update(pd.util.hash_pandas_object(data.frame, index=True).to_numpy().tobytes())
         h.update("|".join(map(str, data.frame.columns)).encode())

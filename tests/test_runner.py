@@ -1,0 +1,239 @@
+"""The comparison engine end to end on a small cohort: outputs, resume, determinism, no leakage."""
+
+from __future__ import annotations
+
+import copy
+import shutil
+import types
+
+import numpy as np
+import pandas as pd
+import pytest
+from pydantic import BaseModel
+
+from fusionkit import hookimpl
+from fusionkit.config import load_config
+from fusionkit.experiment.runner import run_experiment
+from fusionkit.experiment.state import prepare
+from fusionkit.plugins import get_plugins
+
+TINY_TRAIN = {"epochs": 3, "batch_size": 8, "patience": 2}
+
+
+@pytest.fixture(scope="module")
+def run_config(small_cohort, tmp_path_factory):
+    from conftest import BASE_CONFIG
+
+    config = copy.deepcopy(BASE_CONFIG)
+    config["data"]["root"] = str(small_cohort)
+    config["encoders"] = {
+        "ehr": {"type": "mlp", "params": {"hidden": [8], "train": TINY_TRAIN}},
+        "snp": {
+            "type": "denoising_autoencoder",
+            "params": {"hidden": [8], "pretrain_epochs": 2, "train": TINY_TRAIN},
+        },
+        "img": {"type": "resnet10", "params": {"widen_factor": 0.125, "train": TINY_TRAIN}},
+    }
+    config["methods"] = [
+        {"type": "logistic_regression"},
+        {"name": "fl", "type": "feature_level", "params": {"features": "encoded"}},
+        {
+            "name": "dl",
+            "type": "decision_level",
+            "params": {"features": "encoded", "combine": "stacking"},
+        },
+        {"name": "deep", "type": "deep_concat", "params": {"train": TINY_TRAIN}},
+    ]
+    config["runtime"] = {"threads": 1}
+    path = tmp_path_factory.mktemp("cfg") / "run.yaml"
+    import yaml
+
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+@pytest.fixture(scope="module")
+def first_run(run_config, tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("runs") / "first"
+    outcome = run_experiment(load_config(run_config), run_dir)
+    assert not outcome.failures, outcome.failures
+    return run_dir, outcome
+
+
+def test_writes_every_output(first_run):
+    run_dir, outcome = first_run
+    for name in (
+        "results.csv",
+        "summary.csv",
+        "predictions.csv",
+        "manifest.json",
+        "report.md",
+        "report.html",
+        "figures/scores.png",
+        "figures/confusion.png",
+        "figures/roc.png",
+    ):
+        assert (run_dir / name).is_file(), name
+    results = pd.read_csv(run_dir / "results.csv")
+    assert list(results.columns) == ["scenario", "method", "fold", "split", "metric", "value"]
+    assert set(results.split) == {"cv", "external"}
+    summary = pd.read_csv(run_dir / "summary.csv")
+    assert summary.scenario.nunique() == 7
+    assert set(summary.method) == {"logistic_regression", "fl", "dl", "deep"}
+    for metric in (
+        "accuracy",
+        "balanced_accuracy",
+        "precision",
+        "recall",
+        "specificity",
+        "f1_macro",
+        "auroc",
+    ):
+        for suffix in ("mean", "std", "external"):
+            assert f"{metric}_{suffix}" in summary.columns
+    assert summary[["f1_macro_mean", "f1_macro_external"]].notna().all().all()
+    # raw columns cannot take an MRI: the baseline only runs on table scenarios
+    assert set(summary[summary.method == "logistic_regression"].scenario) == {
+        "ehr",
+        "snp",
+        "ehr+snp",
+    }
+    assert outcome.encoder_trainings < outcome.encoder_uses  # the cache was used
+    report = (run_dir / "report.md").read_text()
+    assert "| ehr+snp+img | deep |" in report and "figures/scores.png" in report
+
+
+def test_predictions_are_out_of_fold(first_run, run_config):
+    run_dir, _ = first_run
+    predictions = pd.read_csv(run_dir / "predictions.csv")
+    cv = predictions[
+        (predictions.split == "cv") & (predictions.scenario == "ehr") & (predictions.method == "fl")
+    ]
+    state = prepare(load_config(run_config), run_dir)
+    assert sorted(cv.subject_id) == sorted(state.cohort.ids)  # each subject tested once
+    probs = cv.filter(like="p_").to_numpy()
+    assert np.allclose(probs.sum(axis=1), 1, atol=1e-5)
+
+
+def test_rerun_reuses_everything_and_writes_the_same_bytes(first_run, run_config):
+    run_dir, _ = first_run
+    before = (run_dir / "results.csv").read_bytes()
+    outcome = run_experiment(load_config(run_config), run_dir)
+    assert outcome.cells_run == 0 and outcome.encoder_trainings == 0
+    assert outcome.cells_reused == len(outcome.state.plan.cells)
+    assert (run_dir / "results.csv").read_bytes() == before
+
+
+def test_killed_run_resumes_to_the_same_results(first_run, run_config, tmp_path):
+    run_dir, _ = first_run
+    copy_dir = tmp_path / "resumed"
+    shutil.copytree(run_dir, copy_dir)
+    cells = sorted((copy_dir / "cells").glob("*.json"))
+    lost = cells[::2]
+    for path in lost:  # as if the run had been killed before these cells finished
+        path.unlink()
+    (copy_dir / "cells" / cells[1].name).write_text('{"truncated": ')  # a damaged file
+    for path in list((copy_dir / "cache" / "encoders").glob("*img*"))[:2]:
+        path.unlink()
+    outcome = run_experiment(load_config(run_config), copy_dir)
+    assert outcome.cells_run == len(lost) + 1
+    assert (copy_dir / "results.csv").read_bytes() == (run_dir / "results.csv").read_bytes()
+
+
+def test_same_config_and_seed_same_bytes_with_two_processes(first_run, run_config, tmp_path):
+    run_dir, _ = first_run
+    outcome = run_experiment(load_config(run_config), tmp_path / "again", fresh=True, jobs=2)
+    assert not outcome.failures
+    assert (tmp_path / "again" / "results.csv").read_bytes() == (
+        run_dir / "results.csv"
+    ).read_bytes()
+
+
+def test_other_seed_other_results(first_run, run_config, tmp_path):
+    run_dir, _ = first_run
+    config = load_config(run_config, ["seed=2", "scenarios=[ehr]"])
+    run_experiment(config, tmp_path / "seed2")
+    a = pd.read_csv(run_dir / "results.csv").query("scenario == 'ehr'")
+    b = pd.read_csv(tmp_path / "seed2" / "results.csv")
+    assert not np.array_equal(a.value.to_numpy(), b.value.to_numpy())
+
+
+# -- leakage ------------------------------------------------------------------------------------
+FIT_CALLS: list[list[str]] = []
+
+
+class SpyParams(BaseModel):
+    pass
+
+
+class SpyEncoder:
+    """Records which subjects it is fitted on; embeds a table's numeric columns."""
+
+    def __init__(self, params):
+        self.params = params
+
+    def fit(self, data, y, ctx=None):
+        FIT_CALLS.append(list(data.ids))
+        self.columns_ = [c for c in data.columns if c not in data.categorical][:5]
+        self.median_ = data.frame[self.columns_].median()
+        return self
+
+    def transform(self, data):
+        return data.frame[self.columns_].fillna(self.median_).to_numpy(np.float32)
+
+
+@pytest.fixture
+def spy_plugin():
+    module = types.ModuleType("spy")
+
+    @hookimpl
+    def register_encoders(register):
+        register(
+            "spy",
+            SpyEncoder,
+            params=SpyParams,
+            description="Records fit subjects.",
+            modalities=("table",),
+        )
+
+    module.register_encoders = register_encoders
+    get_plugins().add(module, "spy", "0", "test")
+    FIT_CALLS.clear()
+    yield
+    get_plugins().remove("spy")
+
+
+def test_nothing_is_fitted_on_test_subjects(spy_plugin, base_config, write_config, tmp_path):
+    config = copy.deepcopy(base_config)
+    config["encoders"] = {"ehr": {"type": "spy"}}
+    config["scenarios"] = ["ehr"]
+    config["methods"] = [
+        {"type": "feature_level", "params": {"features": "encoded"}},
+        {"type": "deep_concat", "params": {"train": TINY_TRAIN}},
+    ]
+    cfg = load_config(write_config(config))
+    run_experiment(cfg, tmp_path / "spy")
+    state = prepare(cfg, tmp_path / "spy")
+    ids = np.array(state.cohort.ids)
+    train_sets = {frozenset(ids[f.train]) for f in state.folds} | {frozenset(ids)}
+    assert len(FIT_CALLS) == len(state.folds) + 1  # once per fold + whole cohort, then cached
+    external = set(state.external.ids)
+    for fitted in FIT_CALLS:
+        assert frozenset(fitted) in train_sets
+        assert not set(fitted) & external
+    for fold in state.folds:
+        assert frozenset(ids[fold.train]) in {frozenset(f) for f in FIT_CALLS}
+
+
+def test_bad_input_writes_nothing(cli, base_config, write_config, small_cohort, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(small_cohort, data)
+    victim = sorted((data / "images").glob("*.nii.gz"))[0]
+    victim.write_bytes(b"not a nifti")
+    config = copy.deepcopy(base_config)
+    config["data"]["root"] = str(data)
+    out = tmp_path / "run"
+    result = cli("run", write_config(config), "--out", out)
+    assert result.exit_code == 2
+    assert result.stderr.strip().startswith(f"error: {victim}: cannot read as NIFTI")
+    assert not out.exists()
