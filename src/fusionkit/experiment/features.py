@@ -101,6 +101,8 @@ def fit_encoder(state: RunState, task: EncoderTask) -> dict:
         ids=np.array(embed_ids, dtype=str),
         z=np.asarray(z, dtype=np.float32),
         key=np.array(task_key(state, task)),
+        seconds=np.array(seconds),
+        n_train=np.array(len(train)),
     )
     if task.fold == "all" and isinstance(encoder, TorchEncoder):
         save_backbone(state, task, encoder)
@@ -118,6 +120,15 @@ def save_backbone(state: RunState, task: EncoderTask, encoder: TorchEncoder) -> 
     write_atomic(
         state.run_dir / "models" / f"{task.modality}-{task.spec.type}.pt", buffer.getvalue()
     )
+
+
+def task_seconds(state: RunState, task: EncoderTask) -> float | None:
+    """How long the stored task took to fit and embed (None if not stored)."""
+    try:
+        with np.load(task_file(state, task)) as data:
+            return float(data["seconds"])
+    except Exception:
+        return None
 
 
 def load_embeddings(state: RunState, task: EncoderTask) -> dict[str, np.ndarray]:

@@ -121,6 +121,30 @@ def versions() -> dict[str, str]:
     return out
 
 
+def encoder_counts(state) -> dict[str, int]:
+    """Encoder trainings a run needs with the cache vs (cell, modality) uses without it."""
+    from fusionkit.experiment.cells import cell_tasks
+
+    tasks = [t for c in state.plan.cells for t in cell_tasks(state, c)]
+    trainings = len({t.name for t in tasks})
+    return {"trainings": trainings, "uses": len(tasks), "saved_by_cache": len(tasks) - trainings}
+
+
+def timings(state, payloads: list[dict]) -> dict[str, float]:
+    """Seconds per encoder task and per cell, as stored with them (they survive reruns)."""
+    from fusionkit.experiment.cells import cell_tasks
+    from fusionkit.experiment.features import task_seconds
+
+    out: dict[str, float] = {}
+    for cell in state.plan.cells:
+        for task in cell_tasks(state, cell):
+            if f"encoder:{task.name}" not in out and (s := task_seconds(state, task)) is not None:
+                out[f"encoder:{task.name}"] = round(s, 3)
+    for p in payloads:
+        out[f"cell:{p['id']}"] = round(p["seconds"], 3)
+    return dict(sorted(out.items()))
+
+
 def write_outputs(outcome) -> dict[str, pd.DataFrame]:
     """Write every table, the manifest and the report for the run's finished cells."""
     state = outcome.state
