@@ -237,3 +237,36 @@ def test_bad_input_writes_nothing(cli, base_config, write_config, small_cohort, 
     assert result.exit_code == 2
     assert result.stderr.strip().startswith(f"error: {victim}: cannot read as NIFTI")
     assert not out.exists()
+
+
+def test_whole_cohort_network_is_kept_for_transfer_learning(first_run, small_cohort):
+    """models/<modality>-<encoder>.pt of one run is a valid `weights:` for another."""
+    import torch
+
+    from fusionkit.encoders.cnn import CNNParams, ResNet10Encoder
+
+    run_dir, _ = first_run
+    saved = run_dir / "models" / "img-resnet10.pt"
+    assert saved.is_file()
+    state = torch.load(saved, weights_only=True)
+    encoder = ResNet10Encoder(CNNParams(widen_factor=0.125, weights=str(saved)))
+    example = torch.zeros((2, 1, 10, 12, 10))
+    backbone, _ = encoder.make_backbone(example)
+    for name, value in backbone.state_dict().items():
+        assert torch.equal(value, state[name]), name
+
+
+def test_unusable_weights_file_is_a_one_line_error(tmp_path):
+    import torch
+
+    from fusionkit.encoders.cnn import CNNParams, ResNet10Encoder
+    from fusionkit.errors import DataError
+
+    bad = tmp_path / "other.pt"
+    torch.save({"something.else": torch.zeros(3)}, bad)
+    encoder = ResNet10Encoder(CNNParams(widen_factor=0.125, weights=str(bad)))
+    with pytest.raises(DataError, match=r"other\.pt: no weights match this network"):
+        encoder.make_backbone(torch.zeros((2, 1, 10, 12, 10)))
+    encoder = ResNet10Encoder(CNNParams(weights=str(tmp_path / "missing.pt")))
+    with pytest.raises(DataError, match=r"missing\.pt: weights file not found"):
+        encoder.make_backbone(torch.zeros((2, 1, 10, 12, 10)))

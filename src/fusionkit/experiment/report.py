@@ -99,7 +99,7 @@ def _plots(state, summary: pd.DataFrame, payloads: list[dict], folder: Path) -> 
     scenarios = list(dict.fromkeys(summary.scenario))
     methods = list(dict.fromkeys(summary.method))
     width = 0.8 / max(len(methods), 1)
-    fig, ax = plt.subplots(figsize=(max(8, 1.4 * len(scenarios)), 4.5))
+    fig, ax = plt.subplots(figsize=(max(9, 1.5 * len(scenarios) + 2), 4.5))
     for i, method in enumerate(methods):
         part = summary[summary.method == method].set_index("scenario").reindex(scenarios)
         x = np.arange(len(scenarios)) + (i - (len(methods) - 1) / 2) * width
@@ -109,7 +109,7 @@ def _plots(state, summary: pd.DataFrame, payloads: list[dict], folder: Path) -> 
     ax.set_xticks(np.arange(len(scenarios)), scenarios, rotation=20)
     ax.set_ylabel(f"{metric} (mean ± sd over folds)")
     ax.set_ylim(0, 1)
-    ax.legend(fontsize=7, ncol=2)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     fig.savefig(folder / "scores.png", dpi=110)
     plt.close(fig)

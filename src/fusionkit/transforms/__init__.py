@@ -1,0 +1,1 @@
+"""Built-in image transform plugins (preprocessing such as contrast enhancement)."""
