@@ -208,6 +208,9 @@ class RuntimeConfig(_Model):
 
 class OutputConfig(_Model):
     dir: str = Field("runs/{name}", description="Run directory; {name} is the experiment name.")
+    checkpoints: bool = Field(
+        False, description="Keep each cell's fitted model in checkpoints/ (for `predict`)."
+    )
 
 
 class ExperimentConfig(_Model):

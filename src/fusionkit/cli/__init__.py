@@ -3,7 +3,9 @@
 from fusionkit.cli import (  # noqa: F401  (importing a command module registers it)
     cohort_cmd,
     demo_data_cmd,
+    enhance_cmd,
     plugins_cmd,
+    predict_cmd,
     run_cmd,
     validate_cmd,
 )

@@ -10,12 +10,14 @@ run — to fine-tune from it (transfer learning).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from fusionkit.config import TransformSpec
 from fusionkit.data.image_tensors import image_channels, stack_subjects
 from fusionkit.data.modality import ImageData
 from fusionkit.encoders.torch_base import TorchEncoder
@@ -28,6 +30,19 @@ def _cnn_train_defaults() -> TrainParams:
     return TrainParams(epochs=30, batch_size=16, lr=1e-3, patience=6)
 
 
+class AugmentParams(BaseModel):
+    """Random training-time augmentation with MONAI (``RandAffine`` + ``RandFlip``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    affine_prob: float = Field(0.8, ge=0, le=1, description="MONAI's default 0.1 is too rare.")
+    rotate_degrees: float = Field(15.0, ge=0, le=180)
+    shear: float = Field(0.1, ge=0, le=1)
+    scale: float = Field(0.1, ge=0, le=1, description="Zoom range: 1 +- scale.")
+    flip_prob: float = Field(0.5, ge=0, le=1)
+    flip_axis: int = Field(1, ge=0, le=2, description="Spatial axis to flip (1: left-right in 2D).")
+
+
 class CNNParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -35,6 +50,12 @@ class CNNParams(BaseModel):
         None, min_length=2, max_length=3, description="Resize every image to this size."
     )
     channels: Literal["auto", "grey", "rgb"] = "auto"
+    intensity: Literal["zscore", "mean_subtraction"] = Field(
+        "zscore",
+        description="zscore: per image; mean_subtraction: [0, 1] images minus the training mean.",
+    )
+    enhance: TransformSpec | None = Field(None, description="e.g. {type: ga_enhance}.")
+    augment: AugmentParams | None = None
     widen_factor: float = Field(1.0, gt=0, le=4, description="ResNet width multiplier.")
     weights: str | None = Field(None, description="Local state-dict file to start from.")
     train: TrainParams = Field(default_factory=_cnn_train_defaults)
@@ -52,11 +73,75 @@ class CNNEncoder(TorchEncoder):
         self.channels_ = image_channels(data, self.params.channels)
         self.views_ = max((len(v) for v in data.files.values()), default=1)
         self.size_ = tuple(self.params.spatial_size) if self.params.spatial_size else None
+        enhance = self.params.enhance
+        self.enhance_ = (
+            json.dumps(
+                {"type": enhance.type, "params": enhance.resolved_params.model_dump(mode="json")},
+                sort_keys=True,
+            )
+            if enhance is not None
+            else None
+        )
+        self.mean_ = None
+        if self.params.intensity == "mean_subtraction":
+            # The mean image of the training part only: the one statistic learnt from data.
+            self.mean_ = self._arrays(data).mean(axis=0)
+
+    def _arrays(self, data: ImageData) -> np.ndarray:
+        intensity = "unit" if self.params.intensity == "mean_subtraction" else "zscore"
+        return stack_subjects(
+            data, self.channels_, self.size_, self.views_, intensity, self.enhance_
+        )
 
     def to_tensor(self, data: ImageData):
         import torch
 
-        return torch.as_tensor(stack_subjects(data, self.channels_, self.size_, self.views_))
+        arrays = self._arrays(data)
+        if self.mean_ is not None:
+            arrays = arrays - self.mean_
+        return torch.as_tensor(arrays, dtype=torch.float32)
+
+    def augmenter(self, ctx):
+        """MONAI RandAffine (rotation, shear, scale) + RandFlip on each training sample."""
+        if self.params.augment is None:
+            return None
+        import torch
+        from monai.transforms import Compose, RandAffine, RandFlip
+
+        a = self.params.augment
+        dims = len(self.size_) if self.size_ else None
+
+        def build(spatial_dims: int):
+            angle = np.deg2rad(a.rotate_degrees)
+            rotate = (angle,) if spatial_dims == 2 else (angle, angle, angle)
+            shear = (a.shear,) * (2 if spatial_dims == 2 else 6)
+            transform = Compose(
+                [
+                    RandAffine(
+                        prob=a.affine_prob,
+                        rotate_range=rotate,
+                        shear_range=shear,
+                        scale_range=(a.scale,) * spatial_dims,
+                        padding_mode="zeros",
+                    ),
+                    RandFlip(prob=a.flip_prob, spatial_axis=min(a.flip_axis, spatial_dims - 1)),
+                ]
+            )
+            transform.set_random_state(seed=ctx.seed)
+            return transform
+
+        cache: dict[int, object] = {}
+
+        def augment(inputs: list) -> list:
+            x = inputs[0]
+            spatial_dims = dims or x.ndim - 2
+            if spatial_dims not in cache:
+                cache[spatial_dims] = build(spatial_dims)
+            transform = cache[spatial_dims]
+            out = torch.stack([torch.as_tensor(np.asarray(transform(s))) for s in x])
+            return [out.float(), *inputs[1:]]
+
+        return augment
 
     def make_backbone(self, example):
         import torch
@@ -93,15 +178,26 @@ def build_backbone(arch: str, spatial_dims: int, in_channels: int, widen_factor:
 
 
 def load_weights(net, path: Path) -> None:
-    """Load a local state dict into ``net`` (matching keys only); a useless file is an error."""
+    """Load weights into ``net`` (matching names and shapes only); a useless file is an error.
+
+    ``path`` is a state dict (``models/<modality>-<encoder>.pt`` of an earlier run, or any
+    local file), or a cell checkpoint (``checkpoints/<cell>.pt``, written with
+    ``output.checkpoints: true``) whose first backbone is used: pretrain on one data set,
+    fine-tune on another.
+    """
     import torch
 
     if not path.is_file():
         raise DataError(f"{path}: weights file not found (encoder params.weights)")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise DataError(f"{path}: cannot load weights: {str(exc).splitlines()[0]}") from None
+    except Exception:
+        try:  # a fusionkit checkpoint: a pickle of the fitted method (load only your own)
+            state = torch.load(path, map_location="cpu", weights_only=False)
+        except Exception as exc:
+            raise DataError(f"{path}: cannot load weights: {str(exc).splitlines()[0]}") from None
+    if isinstance(state, dict) and "model" in state and hasattr(state["model"], "model_"):
+        state = state["model"].model_.backbones[0].state_dict()
     state = state.get("state_dict", state) if isinstance(state, dict) else state
     own = net.state_dict()
     usable = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}

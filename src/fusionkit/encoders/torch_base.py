@@ -50,8 +50,20 @@ class TorchEncoder:
     def pretrain(self, backbone, x_fit, x_val, ctx: FitContext) -> None:
         """An optional unsupervised phase before supervised training."""
 
+    def augmenter(self, ctx: FitContext):
+        """A callable augmenting training batches (list of input tensors), or None."""
+        return None
+
     # -- shared ----------------------------------------------------------------------------------
-    def fit(self, data: Any, y: np.ndarray, ctx: FitContext | None = None) -> TorchEncoder:
+    def fit(
+        self,
+        data: Any,
+        y: np.ndarray,
+        ctx: FitContext | None = None,
+        validation: tuple[Any, np.ndarray] | None = None,
+    ) -> TorchEncoder:
+        """Train on ``data``; early stopping on ``validation`` if given (e.g. an official
+        validation split), else on a part carved out of ``data``."""
         import torch
         from torch import nn
 
@@ -60,21 +72,27 @@ class TorchEncoder:
         self.fit_preprocessing(data, y)
         x = self.to_tensor(data)
         target = torch.as_tensor(y, dtype=torch.long)
-        fit_pos, val_pos = split_validation(y, ctx, getattr(data, "ids", None))
+        if validation is None:
+            fit_pos, val_pos = split_validation(y, ctx, getattr(data, "ids", None))
+            x_fit, y_fit, x_val, y_val = x[fit_pos], target[fit_pos], x[val_pos], target[val_pos]
+        else:
+            x_fit, y_fit = x, target
+            x_val = self.to_tensor(validation[0])
+            y_val = torch.as_tensor(validation[1], dtype=torch.long)
         backbone, dim = self.make_backbone(x[:2])
-        self.pretrain(backbone, x[fit_pos], x[val_pos], ctx)
+        self.pretrain(backbone, x_fit, x_val, ctx)
         model = nn.Sequential(backbone, nn.Linear(dim, ctx.n_classes))
-        weights = (
-            class_weights(y[fit_pos], ctx.n_classes) if self.train_params.class_weights else None
-        )
+        use_weights = self.train_params.class_weights
+        weights = class_weights(y_fit.numpy(), ctx.n_classes) if use_weights else None
         self.history_: History = train(
             model,
             classification_loss(weights),
-            (x[fit_pos], target[fit_pos]),
-            (x[val_pos], target[val_pos]) if len(val_pos) else None,
+            (x_fit, y_fit),
+            (x_val, y_val) if len(x_val) else None,
             self.train_params,
             ctx,
             accuracy_fn=correct_count,
+            augment=self.augmenter(ctx),
         )
         self.backbone_ = backbone.cpu().eval()
         self.head_ = model[1].cpu().eval()

@@ -29,8 +29,11 @@ def fold_key(cell: Cell) -> str:
 
 
 def cell_tasks(state: RunState, cell: Cell) -> list[EncoderTask]:
-    """The encoder outputs a cell needs."""
-    specs = method_encoders(state.method(cell.method), state.config, cell.scenario)
+    """The encoder outputs a cell needs (none for a method training its encoders end to end)."""
+    method = state.method(cell.method)
+    if getattr(method.resolved_params, "end_to_end", False):
+        return []
+    specs = method_encoders(method, state.config, cell.scenario)
     assert not isinstance(specs, str)
     return [EncoderTask(m, spec, fold_key(cell)) for m, spec in specs.items()]
 
@@ -78,16 +81,43 @@ def _inputs(
     features, available, data = {}, {}, {}
     for task in tasks:
         m = task.modality
-        table = embeddings[m]
         has = cohort.available[m].to_numpy()[positions]
-        dim = len(next(iter(table.values())))
+        table = embeddings.get(m)  # None: the method trains this encoder itself
+        dim = len(next(iter(table.values()))) if table else 1
         block = np.full((len(ids), dim), np.nan, dtype=np.float32)
         for row, (subject, present) in enumerate(zip(ids, has, strict=True)):
-            if present:
+            if present and table is not None:
                 block[row] = table[prefix + subject]
         features[m], available[m] = block, has
         data[m] = cohort.modalities[m].subset([i for i, h in zip(ids, has, strict=True) if h])
     return FusionInput(ids, features, available, data, {t.modality: t.spec for t in tasks})
+
+
+def checkpoint_file(state: RunState, cell: Cell):
+    return state.run_dir / "checkpoints" / f"{cell.id}.pt"
+
+
+def save_checkpoint(state: RunState, cell: Cell, model: Any) -> None:
+    """The fitted model of a cell with what it needs to predict (a pickle, like a saved
+    scikit-learn model: load only checkpoints you made)."""
+    import io
+
+    import torch
+
+    from fusionkit.experiment.store import write_atomic
+
+    buffer = io.BytesIO()
+    torch.save(
+        {
+            "model": model,
+            "classes": state.cohort.classes,
+            "scenario": list(cell.scenario),
+            "method": cell.method,
+            "cell": cell.id,
+        },
+        buffer,
+    )
+    write_atomic(checkpoint_file(state, cell), buffer.getvalue())
 
 
 def run_cell(state: RunState, cell: Cell) -> dict:
@@ -108,8 +138,12 @@ def run_cell(state: RunState, cell: Cell) -> dict:
         train = _subjects(cohort, fold.train, cell.scenario, policy)
         test = _subjects(cohort, fold.test, cell.scenario, policy)
         prefix = ""
-    tasks = cell_tasks(state, cell)
-    embeddings = {t.modality: load_embeddings(state, t) for t in tasks}
+    method = state.method(cell.method)
+    specs = method_encoders(method, state.config, cell.scenario)
+    assert not isinstance(specs, str)
+    tasks = [EncoderTask(m, spec, fold_key(cell)) for m, spec in specs.items()]
+    cached = {t.name for t in cell_tasks(state, cell)}
+    embeddings = {t.modality: load_embeddings(state, t) for t in tasks if t.name in cached}
     train_in = _inputs(cohort, train, tasks, embeddings, "")
     test_in = _inputs(test_cohort, test, tasks, embeddings, prefix)
     model = build_method(state.method(cell.method))
@@ -117,7 +151,18 @@ def run_cell(state: RunState, cell: Cell) -> dict:
     proba = np.asarray(model.predict_proba(test_in), dtype=np.float64)
     y_test = test_cohort.y[test]
     metrics, per_class = compute_metrics(y_test, proba, len(cohort.classes))
+    if state.config.output.checkpoints:
+        save_checkpoint(state, cell, model)
+    history = getattr(model, "history_", None)
     return {
+        "history": None
+        if history is None
+        else {
+            "train_loss": history.train_loss,
+            "val_loss": history.val_loss,
+            "val_accuracy": history.val_accuracy,
+            "best_epoch": history.best_epoch,
+        },
         "id": cell.id,
         "key": cell_key(state, cell),
         "scenario": list(cell.scenario),

@@ -145,6 +145,32 @@ def _plots(state, summary: pd.DataFrame, payloads: list[dict], folder: Path) -> 
         fig.savefig(folder / "roc.png", dpi=110)
         plt.close(fig)
         written.append("roc.png")
+        curves = [
+            p
+            for p in payloads
+            if p.get("history")
+            and p["history"]["train_loss"]
+            and p["method"] == best.method
+            and scenario_name(p["scenario"]) == best.scenario
+        ]
+        if curves:
+            history = curves[0]["history"]
+            fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.6))
+            epochs = np.arange(1, len(history["train_loss"]) + 1)
+            left.plot(epochs, history["train_loss"], label="training")
+            if history["val_loss"]:
+                left.plot(epochs, history["val_loss"], label="validation")
+                right.plot(epochs, history["val_accuracy"], color="tab:green")
+                for ax in (left, right):
+                    ax.axvline(history["best_epoch"] + 1, color="grey", linestyle=":")
+            left.set(xlabel="epoch", ylabel="loss", title="loss")
+            right.set(xlabel="epoch", ylabel="accuracy", title="validation accuracy", ylim=(0, 1))
+            left.legend()
+            fig.suptitle(f"{curves[0]['id']} (dotted: the kept epoch)", fontsize=9)
+            fig.tight_layout()
+            fig.savefig(folder / "training.png", dpi=110)
+            plt.close(fig)
+            written.append("training.png")
     return written
 
 
@@ -241,6 +267,7 @@ def write_report(state, summary: pd.DataFrame, payloads: list[dict]) -> None:
         ("scores.png", "Scores per scenario"),
         ("confusion.png", "Confusion matrices (out of fold)"),
         ("roc.png", "ROC curves"),
+        ("training.png", "Training curves of the best method"),
     ):
         if name in figures:
             lines += [f"## {title}", "", f"![{title}](figures/{name})", ""]

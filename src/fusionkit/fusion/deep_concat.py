@@ -56,27 +56,6 @@ def _mlp(sizes: list[int], dropout: float, n_out: int):
     return nn.Sequential(*layers)
 
 
-def _joint_model(backbones: list, head):
-    import torch
-    from torch import nn
-
-    class Joint(nn.Module):
-        """Backbones per modality -> embeddings x availability -> concatenation -> head."""
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.backbones = nn.ModuleList(backbones)
-            self.head = head
-
-        def forward(self, *inputs):
-            *xs, mask = inputs
-            pairs = enumerate(zip(self.backbones, xs, strict=True))
-            parts = [b(x) * mask[:, i : i + 1] for i, (b, x) in pairs]
-            return self.head(torch.cat([*parts, mask], dim=1))
-
-    return Joint()
-
-
 class DeepConcat:
     def __init__(self, params: DeepConcatParams):
         self.params = params
@@ -105,7 +84,9 @@ class DeepConcat:
         self._train(self.model_, [x], y, inp.ids, ctx)
         return self
 
-    def _train(self, model, inputs: list, y: np.ndarray, ids: list[str], ctx: FitContext) -> None:
+    def _train(
+        self, model, inputs: list, y: np.ndarray, ids: list[str], ctx: FitContext, augment=None
+    ) -> None:
         import torch
 
         target = torch.as_tensor(y, dtype=torch.long)
@@ -119,6 +100,7 @@ class DeepConcat:
             self.params.train,
             ctx,
             accuracy_fn=correct_count,
+            augment=augment,
         )
 
     # -- end to end --------------------------------------------------------------------------
@@ -159,8 +141,19 @@ class DeepConcat:
             self.params.head.dropout,
             ctx.n_classes,
         )
-        self.model_ = _joint_model(backbones, head)
-        self._train(self.model_, self._tensors(inp), y, inp.ids, ctx)
+        from fusionkit.fusion._torch_modules import JointNet
+
+        self.model_ = JointNet(backbones, head)
+        augmenters = [self.encoders_[m].augmenter(ctx) for m in inp.modalities]
+        augment = None
+        if any(a is not None for a in augmenters):
+
+            def augment(inputs: list) -> list:
+                xs, rest = inputs[: len(augmenters)], list(inputs[len(augmenters) :])
+                pairs = zip(augmenters, xs, strict=True)
+                return [a([x])[0] if a is not None else x for a, x in pairs] + rest
+
+        self._train(self.model_, self._tensors(inp), y, inp.ids, ctx, augment)
         return self
 
     def predict_proba(self, inp: FusionInput) -> np.ndarray:

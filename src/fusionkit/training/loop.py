@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -30,6 +31,9 @@ class TrainParams(BaseModel):
     weight_decay: float = Field(1e-4, ge=0)
     patience: int = Field(8, ge=1, description="Epochs without validation improvement.")
     class_weights: bool = Field(True, description="Weight the loss by inverse class frequency.")
+    select_by: Literal["loss", "accuracy"] = Field(
+        "loss", description="Keep the epoch with the lowest validation loss or highest accuracy."
+    )
 
 
 @dataclass
@@ -80,13 +84,15 @@ def train(
     params: TrainParams,
     ctx: FitContext,
     accuracy_fn: Callable | None = None,
+    augment: Callable | None = None,
 ) -> History:
     """Train ``model`` with Adam on ``fit_data`` batches; keep the weights of the best epoch.
 
     ``fit_data`` / ``val_data`` are equal-length sequences of tensors (inputs..., target);
     ``loss_fn(model, batch)`` returns a scalar loss. With validation data the best epoch is the
-    one with the lowest validation loss and training stops after ``params.patience`` epochs
-    without improvement; without, the last epoch is kept.
+    one with the lowest validation loss (or highest accuracy, ``select_by``) and training stops
+    after ``params.patience`` epochs without improvement; without, the last epoch is kept.
+    ``augment(batch_inputs)`` (training batches only) returns augmented inputs.
     """
     import torch
 
@@ -107,7 +113,10 @@ def train(
             index = order[start : start + params.batch_size]
             if len(index) < 2 and n >= 2:
                 continue  # a batch of one breaks batch norm and says little
-            batch = [t[index].to(device) for t in fit_data]
+            batch = [t[index] for t in fit_data]
+            if augment is not None:
+                batch = [*augment(batch[:-1]), batch[-1]]
+            batch = [t.to(device) for t in batch]
             optimizer.zero_grad()
             loss = loss_fn(model, batch)
             loss.backward()
@@ -121,8 +130,9 @@ def train(
         )
         history.val_loss.append(val_loss)
         history.val_accuracy.append(val_acc)
-        if val_loss < best_loss - 1e-6:
-            best_loss, stale, history.best_epoch = val_loss, 0, epoch
+        score = val_loss if params.select_by == "loss" or accuracy_fn is None else -val_acc
+        if score < best_loss - 1e-6:
+            best_loss, stale, history.best_epoch = score, 0, epoch
             best_state = copy.deepcopy(model.state_dict())
         else:
             stale += 1
