@@ -9,16 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 
-METRIC_NAMES = (
-    "accuracy",
-    "balanced_accuracy",
-    "precision",
-    "recall",
-    "specificity",
-    "f1_macro",
-    "auroc",
-)
-
 
 def compute_metrics(
     y_true: np.ndarray, proba: np.ndarray, n_classes: int

@@ -76,6 +76,16 @@ def select_columns(
     return frame[[c for c in keep or list(frame.columns) if c not in drop]]
 
 
+def read_features(path: str, ctx: ReadContext, params, what: str) -> tuple[Path, pd.DataFrame]:
+    """The modality's table with the params' column selection, never the excluded columns."""
+    file = ctx.root / path
+    frame = read_table_file(file, ctx.id_column)
+    frame = select_columns(frame, file, params.columns, set(params.exclude) | ctx.exclude)
+    if frame.shape[1] == 0:
+        raise DataError(f"{file}: no {what} columns left for modality {ctx.modality!r}")
+    return file, frame
+
+
 class TableReader:
     """Numeric and categorical columns; missing cells stay missing (NaN)."""
 
@@ -85,13 +95,7 @@ class TableReader:
         self.params = params
 
     def read(self, path: str, ctx: ReadContext) -> TableData:
-        file = ctx.root / path
-        frame = read_table_file(file, ctx.id_column)
-        frame = select_columns(
-            frame, file, self.params.columns, set(self.params.exclude) | ctx.exclude
-        )
-        if frame.shape[1] == 0:
-            raise DataError(f"{file}: no feature columns left for modality {ctx.modality!r}")
+        file, frame = read_features(path, ctx, self.params, "feature")
         categorical = []
         for column in frame.columns:
             values = frame[column]
@@ -112,13 +116,7 @@ class GenotypeReader:
         self.params = params
 
     def read(self, path: str, ctx: ReadContext) -> TableData:
-        file = ctx.root / path
-        frame = read_table_file(file, ctx.id_column)
-        frame = select_columns(
-            frame, file, self.params.columns, set(self.params.exclude) | ctx.exclude
-        )
-        if frame.shape[1] == 0:
-            raise DataError(f"{file}: no SNP columns left for modality {ctx.modality!r}")
+        file, frame = read_features(path, ctx, self.params, "SNP")
         numeric = frame.apply(pd.to_numeric, errors="coerce")
         bad = (frame.notna() & ~numeric.isin([0, 1, 2])).to_numpy()
         if bad.any():

@@ -18,7 +18,8 @@ from the params, seeded). Fitness is evaluated for the whole population at once:
 curves are applied as one array and Sobel, thresholding and histograms are computed for all
 candidates in a few numpy calls, so pygad's per-generation bookkeeping is the only Python loop.
 Works on 2D images and 3D volumes (gradients along every spatial axis); colour images are
-enhanced on their luminance.
+enhanced on their luminance (each channel shifted by the luminance change); the method is meant
+for grey-scale images.
 """
 
 from __future__ import annotations
@@ -164,9 +165,9 @@ class GAEnhance:
         enhanced = apply_curve(unit, solution)[0]
         if image.shape[0] == 1:
             return enhanced[None].astype(np.float32)
-        # colour: scale every channel by the luminance gain, keeping hue
-        ratio = enhanced / np.maximum(unit, 1e-3)
-        return np.clip(np.stack([_to_unit(c) for c in image]) * ratio, 0, 1).astype(np.float32)
+        # colour: shift every channel by the luminance change (a ratio would blow up dark noise)
+        channels = np.stack([_to_unit(c) for c in image])
+        return np.clip(channels + (enhanced - unit), 0, 1).astype(np.float32)
 
 
 @hookimpl
