@@ -35,15 +35,23 @@ def test_validate_summary(cli, base_config, write_config):
     assert result.exit_code == 0, result.output
     assert "valid" in result.stdout.splitlines()[0]
     assert "scenarios   ehr, snp, img, ehr+snp, ehr+img, snp+img, ehr+snp+img" in result.stdout
-    assert "cells       24" in result.stdout
+    assert "cells       56" in result.stdout
 
 
 def test_run_prints_the_plan(cli, base_config, write_config, tmp_path):
     result = cli("run", write_config(base_config), "--out", tmp_path / "out", "--dry-run")
     assert result.exit_code == 0, result.output
-    assert "7 scenarios x 2 methods x 3 folds + external test = 24 cells" in result.stdout
-    assert "skipped logistic_regression on img, ehr+img, snp+img, ehr+snp+img" in result.stdout
-    assert not (tmp_path / "out").exists()
+    assert "7 scenarios x 2 methods x 3 folds + external test = 56 cells" in result.stdout
+    assert not (tmp_path / "out").exists()  # a dry run writes nothing
+
+
+def test_run_says_what_is_skipped_and_why(cli, base_config, write_config, tmp_path):
+    config = dict(base_config, methods=[{"type": "deep_concat"}])
+    result = cli("run", write_config(config), "--dry-run")
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.stdout.split())
+    assert "skipped deep_concat on img: no encoder for 'img' in `encoders`" in text
+    assert "= 0 cells" in text
 
 
 def test_default_config_validates(cli):

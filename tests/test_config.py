@@ -186,8 +186,10 @@ def test_all_scenarios_and_plan_size(base_config, write_config):
     config = load_config(write_config(base_config))
     assert [len(s) for s in config.scenario_list()] == [1, 1, 1, 2, 2, 2, 3]
     plan = make_plan(config)
-    # classifiers take tables only: ehr, snp, ehr+snp; 2 methods x (3 folds + external)
-    assert len(plan.cells) == 3 * 2 * (3 + 1)
+    # 7 scenarios x 2 classifiers (images through image_features) x (3 folds + external)
+    assert len(plan.cells) == 7 * 2 * (3 + 1)
+    without = load_config(write_config(base_config), ["encoders={}"])
+    assert len(make_plan(without).cells) == len(plan.cells)  # shallow methods need no encoders
     assert {c.split for c in plan.cells} == {"cv", "external"}
     assert len({c.id for c in plan.cells}) == len(plan.cells)
 

@@ -128,6 +128,9 @@ class MethodSpec(Spec):
 
 
 # -- sections ------------------------------------------------------------------------------------
+DEFAULT_FEATURES = {"table": "raw", "genotype": "raw", "image": "image_features"}
+
+
 class ModalityConfig(_Model):
     """One modality: its kind, where its files are, and the reader that loads them."""
 
@@ -136,6 +139,11 @@ class ModalityConfig(_Model):
     reader: ReaderSpec | None = Field(None, description="Default: the reader named as the kind.")
     id_column: str | None = Field(None, description="Default: data.id_column.")
     required: bool = Field(False, description="A subject missing this modality is an error.")
+    features: EncoderSpec | None = Field(
+        None,
+        description="How shallow methods see this modality (`features: raw`); default: the "
+        "`raw` encoder for tables and genotypes, `image_features` for images.",
+    )
 
     @model_validator(mode="after")
     def _default_reader(self) -> ModalityConfig:
@@ -365,6 +373,9 @@ def check(config: ExperimentConfig, registry: Registry) -> Iterator[tuple[Loc, s
         assert modality.reader is not None
         loc = ("data", "modalities", name, "reader")
         yield from resolve(modality.reader, loc, registry, modality.kind)
+        if modality.features is not None:
+            loc = ("data", "modalities", name, "features")
+            yield from resolve(modality.features, loc, registry, modality.kind)
     for name, encoder in config.encoders.items():
         if name not in modalities:
             yield ("encoders", name), _unknown_modality(name, modalities)

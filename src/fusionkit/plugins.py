@@ -38,6 +38,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "fusionkit.encoders.raw",
     "fusionkit.encoders.tabular_nets",
     "fusionkit.encoders.cnn",
+    "fusionkit.encoders.image_features",
     "fusionkit.fusion.feature_level",
     "fusionkit.fusion.decision_level",
     "fusionkit.fusion.deep_concat",

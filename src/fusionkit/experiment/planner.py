@@ -9,7 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from fusionkit.config import EncoderSpec, ExperimentConfig, MethodSpec, resolved, scenario_name
+from fusionkit.config import (
+    DEFAULT_FEATURES,
+    EncoderSpec,
+    ExperimentConfig,
+    MethodSpec,
+    resolved,
+    scenario_name,
+)
 
 
 @dataclass(frozen=True)
@@ -51,8 +58,9 @@ def method_encoders(
     """The encoder each modality of ``scenario`` goes through for ``method``, or why none can.
 
     A classifier used as a method, and a fusion with ``features: raw``, take each modality's
-    own columns (the ``raw`` encoder); otherwise each modality goes through its ``encoders``
-    entry.
+    own features: ``data.modalities.<m>.features``, by default the ``raw`` encoder (a table's
+    columns) or ``image_features`` (handcrafted features of an image); otherwise each modality
+    goes through its ``encoders`` entry.
     """
     component = method.component
     if component.kind == "classifier":
@@ -61,15 +69,16 @@ def method_encoders(
         choice = getattr(method.resolved_params, "features", "encoded")
     out: dict[str, EncoderSpec] = {}
     for m in scenario:
-        kind = config.data.modalities[m].kind
+        modality = config.data.modalities[m]
+        kind = modality.kind
         if choice == "raw":
-            spec = resolved(EncoderSpec(type="raw"))
+            spec = modality.features or resolved(EncoderSpec(type=DEFAULT_FEATURES[kind]))
         elif m in config.encoders:
             spec = config.encoders[m]
         else:
             return f"no encoder for {m!r} in `encoders`"
         if not spec.component.accepts(kind):
-            what = "raw features" if choice == "raw" else f"encoder {spec.type!r}"
+            what = f"features {spec.type!r}" if choice == "raw" else f"encoder {spec.type!r}"
             return f"{what} cannot take {kind} data"
         out[m] = spec
     return out
