@@ -57,6 +57,7 @@ BASE_CONFIG = {
         {"type": "random_forest", "params": {"n_estimators": 10}},
     ],
     "evaluation": {"cv_folds": 3},
+    "runtime": {"threads": 1},  # small tensors: more threads only add synchronisation
 }
 
 

@@ -266,3 +266,32 @@ def test_unusable_weights_file_is_a_one_line_error(tmp_path):
     encoder = ResNet10Encoder(CNNParams(weights=str(tmp_path / "missing.pt")))
     with pytest.raises(DataError, match=r"missing\.pt: weights file not found"):
         encoder.make_backbone(torch.zeros((2, 1, 10, 12, 10)))
+
+
+def test_cnn_embeddings_feed_a_shallow_classifier(base_config, write_config, tmp_path):
+    """HAIM-style: a CNN encoder per fold, XGBoost on its embeddings, end to end."""
+    config = copy.deepcopy(base_config)
+    config["encoders"] = {
+        "img": {"type": "resnet10", "params": {"widen_factor": 0.125, "train": TINY_TRAIN}}
+    }
+    config["scenarios"] = ["img"]
+    config["methods"] = [
+        {
+            "name": "cnn_xgb",
+            "type": "feature_level",
+            "params": {
+                "features": "encoded",
+                "classifier": {"type": "xgboost", "params": {"n_estimators": 20}},
+            },
+        },
+        {"type": "random_forest", "params": {"n_estimators": 20}},  # on image_features
+    ]
+    outcome = run_experiment(load_config(write_config(config)), tmp_path / "haim")
+    assert not outcome.failures
+    summary = pd.read_csv(tmp_path / "haim" / "summary.csv")
+    assert set(summary.method) == {"cnn_xgb", "random_forest"}
+    assert summary.f1_macro_mean.notna().all()
+    assert {t.split("-")[1] for t in outcome.timings if t.startswith("encoder:")} == {
+        "resnet10",
+        "image_features",
+    }

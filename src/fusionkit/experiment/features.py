@@ -103,6 +103,7 @@ def fit_encoder(state: RunState, task: EncoderTask) -> dict:
         key=np.array(task_key(state, task)),
         seconds=np.array(seconds),
         n_train=np.array(len(train)),
+        names=np.array(getattr(encoder, "feature_names_", []), dtype=str),
     )
     if task.fold == "all" and isinstance(encoder, TorchEncoder):
         save_backbone(state, task, encoder)
@@ -120,6 +121,15 @@ def save_backbone(state: RunState, task: EncoderTask, encoder: TorchEncoder) -> 
     write_atomic(
         state.run_dir / "models" / f"{task.modality}-{task.spec.type}.pt", buffer.getvalue()
     )
+
+
+def feature_names(state: RunState, task: EncoderTask) -> list[str]:
+    """The names of an encoder's output columns, when it names them (e.g. image_features)."""
+    try:
+        with np.load(task_file(state, task)) as data:
+            return data["names"].tolist() if "names" in data else []
+    except Exception:
+        return []
 
 
 def task_seconds(state: RunState, task: EncoderTask) -> float | None:

@@ -217,7 +217,9 @@ def _markdown(frame: pd.DataFrame) -> str:
     return "\n".join([header, rule, *rows])
 
 
-def write_report(state, summary: pd.DataFrame, payloads: list[dict]) -> None:
+def write_report(
+    state, summary: pd.DataFrame, payloads: list[dict], features: dict[str, list[str]] | None = None
+) -> None:
     from fusionkit.experiment.store import write_atomic
 
     run_dir = state.run_dir
@@ -271,6 +273,12 @@ def write_report(state, summary: pd.DataFrame, payloads: list[dict]) -> None:
     ):
         if name in figures:
             lines += [f"## {title}", "", f"![{title}](figures/{name})", ""]
+    if features:
+        lines += ["## Named features", ""]
+        for key, names in features.items():
+            shown = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
+            lines.append(f"- {key}: {len(names)} features ({shown}); all in `manifest.json`")
+        lines.append("")
     if state.plan.skipped:
         lines += ["## Not run", ""]
         lines += [f"- {s} x {m}: {why}" for s, m, why in state.plan.skipped]

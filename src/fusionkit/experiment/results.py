@@ -130,6 +130,20 @@ def encoder_counts(state) -> dict[str, int]:
     return {"trainings": trainings, "uses": len(tasks), "saved_by_cache": len(tasks) - trainings}
 
 
+def named_features(state) -> dict[str, list[str]]:
+    """modality/encoder -> the names of its output columns (encoders that name them)."""
+    from fusionkit.experiment.cells import cell_tasks
+    from fusionkit.experiment.features import feature_names
+
+    out: dict[str, list[str]] = {}
+    for cell in state.plan.cells:
+        for task in cell_tasks(state, cell):
+            key = f"{task.modality}/{task.spec.type}"
+            if key not in out and (names := feature_names(state, task)):
+                out[key] = names
+    return out
+
+
 def timings(state, payloads: list[dict]) -> dict[str, float]:
     """Seconds per encoder task and per cell, as stored with them (they survive reruns)."""
     from fusionkit.experiment.cells import cell_tasks
@@ -183,5 +197,5 @@ def write_outputs(outcome) -> dict[str, pd.DataFrame]:
     )
     from fusionkit.experiment.report import write_report
 
-    write_report(state, summary, payloads)
+    write_report(state, summary, payloads, named_features(state))
     return {"results": results, "summary": summary, "predictions": predictions}
