@@ -179,20 +179,18 @@ def write_outputs(outcome) -> dict[str, pd.DataFrame]:
             "seed": state.config.seed,
             "versions": versions(),
             "data_fingerprints": state.fingerprints,
-            "cells": {
-                "planned": len(state.plan.cells),
-                "reused": outcome.cells_reused,
-                "run": outcome.cells_run,
-                "failed": outcome.failures,
-            },
+            "cells": {"planned": len(state.plan.cells), "finished": len(payloads)},
             "skipped": [list(s) for s in state.plan.skipped],
-            "encoders": {
-                "trainings": outcome.encoder_trainings,
-                "uses": outcome.encoder_uses,
-                "saved_by_cache": outcome.encoder_uses - outcome.encoder_trainings,
+            "encoders": encoder_counts(state),
+            "feature_names": named_features(state),
+            "timings_seconds": timings(state, payloads),
+            "this_invocation": {
+                "cells_run": outcome.cells_run,
+                "cells_reused": outcome.cells_reused,
+                "encoder_trainings": outcome.encoder_trainings,
+                "failed": outcome.failures,
+                "seconds": round(outcome.seconds, 3),
             },
-            "timings_seconds": {k: round(v, 3) for k, v in sorted(outcome.timings.items())},
-            "total_seconds": round(outcome.seconds, 3),
         },
     )
     from fusionkit.experiment.report import write_report
