@@ -214,3 +214,15 @@ def test_nifti_volumes_have_a_proper_affine(small_cohort):
     assert image.shape == (10, 12, 10)
     assert np.allclose(np.diag(image.affine)[:3], 6.0)
     assert nib.aff2axcodes(image.affine) == ("R", "A", "S")
+
+
+def test_modality_whose_ids_match_no_subject_is_an_error(cli, data_copy, write_config):
+    root, config = data_copy
+    snp = pd.read_csv(root / "snp.csv", dtype={"subject_id": str})
+    snp["subject_id"] = snp["subject_id"].str.removeprefix("S").str.lstrip("0")  # "S0007" -> "7"
+    snp.to_csv(root / "snp.csv", index=False)
+    result = cli("cohort", write_config(config))
+    assert result.exit_code == 2
+    line = result.stderr.strip()
+    assert line.startswith(f"error: {root / 'snp.csv'}: none of its")
+    assert "subject ids match the cohort's 'subject_id'" in line

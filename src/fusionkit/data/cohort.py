@@ -139,6 +139,12 @@ def load_cohort(config: ExperimentConfig, external: bool = False, verify: bool =
                 f"{read.source}: reader gave {read.kind} data for a {spec.kind} modality"
             )
         present = set(read.ids)
+        if present and not present & known:
+            example = sorted(present)[0]
+            raise DataError(
+                f"{read.source}: none of its {len(present)} subject ids match the cohort's "
+                f"{data.id_column!r} (e.g. {example!r} vs {ids[0]!r}); check the id columns"
+            )
         stray = [i for i in read.ids if i not in listed]
         if stray:
             notes.append(
