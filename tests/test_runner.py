@@ -295,3 +295,22 @@ def test_cnn_embeddings_feed_a_shallow_classifier(base_config, write_config, tmp
         "resnet10",
         "image_features",
     }
+
+
+def test_available_policy_keeps_every_subject(base_config, write_config, tmp_path):
+    """`missing: available`: a subject without SNPs is still trained on and scored on its EHR."""
+    config = copy.deepcopy(base_config)
+    config["scenarios"] = ["ehr+snp"]
+    config["methods"] = [
+        {"type": "logistic_regression"},
+        {"name": "late", "type": "decision_level", "params": {"combine": "mean"}},
+    ]
+    config["evaluation"] = {"cv_folds": 3, "missing": "available", "external": False}
+    cfg = load_config(write_config(config))
+    outcome = run_experiment(cfg, tmp_path / "available")
+    assert not outcome.failures
+    summary = pd.read_csv(tmp_path / "available" / "summary.csv")
+    n = len(outcome.state.cohort.ids)
+    assert (summary.n_subjects == n).all() and (summary.missing == "available").all()
+    predictions = pd.read_csv(tmp_path / "available" / "predictions.csv")
+    assert predictions.groupby("method").subject_id.nunique().eq(n).all()
