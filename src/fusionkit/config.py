@@ -207,7 +207,9 @@ class EvaluationConfig(_Model):
 
 
 class RuntimeConfig(_Model):
-    """Compute settings: they change speed, never results."""
+    """Compute settings. ``jobs`` and ``device`` change speed; ``threads`` (torch threads per
+    process) also changes the rounding of parallel sums, so it is part of a result's identity:
+    finished work computed with another thread count is recomputed."""
 
     threads: int = Field(2, ge=1)
     jobs: int = Field(1, ge=1, description="Cells run in parallel processes.")

@@ -19,7 +19,7 @@ class XGBoostParams(BaseModel):
     subsample: float = Field(1.0, gt=0, le=1)
     colsample_bytree: float = Field(1.0, gt=0, le=1)
     reg_lambda: float = Field(1.0, ge=0)
-    n_jobs: int = Field(1, description="Threads; results do not depend on it.")
+    n_jobs: int = Field(1, description="Threads used by XGBoost.")
 
 
 def make_xgboost(params: XGBoostParams, *, seed: int = 0) -> Any:

@@ -49,7 +49,10 @@ def cell_key(state: RunState, cell: Cell) -> str:
             spec_payload(method),
             [spec_payload(t.spec) for t in tasks],
             state.folds_key,
-            state.config.evaluation.model_dump(mode="json"),
+            # what changes a cell's fit or predictions; not which metrics are reported
+            state.config.evaluation.model_dump(mode="json", exclude={"metrics", "external"}),
+            state.config.runtime.threads,
+            state.config.output.checkpoints,
             sorted(state.fingerprints.items()),
         ]
     )

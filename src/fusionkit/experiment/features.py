@@ -49,6 +49,7 @@ def task_key(state: RunState, task: EncoderTask) -> str:
             state.folds_key,
             fingerprints,
             state.ctx.validation_fraction,
+            state.ctx.threads,
         ]
     )
 

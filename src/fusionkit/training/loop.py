@@ -47,7 +47,8 @@ class History:
 
 
 def seed_everything(seed: int, threads: int) -> None:
-    """Seed torch and numpy, and fix the thread count (results must not depend on it)."""
+    """Seed torch and numpy and fix the thread count: parallel float sums round differently
+    with another thread count, so the count is part of what makes a run reproducible."""
     import torch
 
     torch.manual_seed(seed)
