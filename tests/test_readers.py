@@ -118,3 +118,11 @@ def test_raw_encoder_is_fitted_on_training_rows_only():
     assert out[0, 0] == pytest.approx((1000.0 - 2.0) / scale)
     assert np.array_equal(before, encoder.transform(train))
     assert before[3, 0] == pytest.approx(0.0)  # the missing value imputed by the training median
+
+
+def test_infinite_value_is_named(tmp_path):
+    frame = FRAME.copy()
+    frame.loc[1, "age"] = float("inf")
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    with pytest.raises(DataError, match=r"t\.csv: row 3, column 'age': infinite value"):
+        reader("table").read("t.csv", ctx(tmp_path))

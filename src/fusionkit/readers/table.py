@@ -104,6 +104,12 @@ class TableReader:
                 categorical.append(column)
             else:
                 frame[column] = values.astype(float)
+                infinite = np.flatnonzero(np.isinf(frame[column].to_numpy()))
+                if len(infinite):
+                    raise DataError(
+                        f"{file}: row {int(infinite[0]) + 2}, column {column!r}: infinite value "
+                        "(leave the cell empty for a missing value)"
+                    )
         return TableData(self.kind, frame, file, categorical)
 
 
