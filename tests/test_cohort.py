@@ -153,7 +153,7 @@ def test_ids_only_in_a_modality_are_reported(data_copy, write_config):
     pd.concat([ehr, extra]).to_csv(root / "ehr.csv", index=False)
     cohort = cohort_of(write_config, config)
     assert "GHOST01" not in cohort.ids
-    assert any("1 ids not in the cohort were ignored (e.g. GHOST01)" in n for n in cohort.notes)
+    assert any("1 ids not in the cohort were ignored (e.g. GHOST01)" in w for w in cohort.warnings)
 
 
 def test_unlabelled_subjects_are_left_out_with_a_note(data_copy, write_config):
@@ -163,7 +163,7 @@ def test_unlabelled_subjects_are_left_out_with_a_note(data_copy, write_config):
     table.to_csv(root / "cohort.csv", index=False)
     cohort = cohort_of(write_config, config)
     assert len(cohort.ids) == len(table) - 2
-    assert any(n.startswith("2 subjects without a value in 'diagnosis'") for n in cohort.notes)
+    assert any(w.startswith("2 subjects without a value in 'diagnosis'") for w in cohort.warnings)
 
 
 def test_external_cohort_has_same_modalities(data_copy, write_config):

@@ -28,6 +28,8 @@ def cohort_command(
         cohorts.append(("external cohort", load_cohort(cfg, external=True)))
     for title, cohort in cohorts:
         print(describe(title, cohort, cfg.scenario_list()))
+        for warning in cohort.warnings:
+            err(f"warning: {cohort.source}: {warning}")
         for note in cohort.notes:
             err(f"note: {cohort.source}: {note}")
 

@@ -99,6 +99,9 @@ def run_command(
         "manifest.json",
     ):
         console.print(f"  {run_dir / name}")
+    for cohort in (outcome.state.cohort, outcome.state.external):
+        for warning in cohort.warnings if cohort is not None else []:
+            err(f"warning: {cohort.source}: {warning}")
     if outcome.failures:
         for name, reason in outcome.failures.items():
             err(f"failed: {name}: {reason}")

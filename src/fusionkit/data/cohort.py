@@ -34,6 +34,7 @@ class Cohort:
     groups: np.ndarray
     source: Path
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def kinds(self) -> dict[str, str]:
@@ -83,7 +84,8 @@ def load_cohort(config: ExperimentConfig, external: bool = False, verify: bool =
         data.external.cohort if external and data.external and data.external.cohort else data.cohort
     )
     cohort_path = root / cohort_name
-    notes: list[str] = []
+    notes: list[str] = []  # expected, e.g. a modality missing for some subjects
+    warnings: list[str] = []  # worth a look: subjects left out, ids that match nothing
     if cohort_path.is_dir():
         table = _class_folder_table(cohort_path, data.id_column, data.label_column)
     else:
@@ -97,7 +99,7 @@ def load_cohort(config: ExperimentConfig, external: bool = False, verify: bool =
     labels = table[data.label_column]
     unlabelled = labels.isna()
     if unlabelled.any():
-        notes.append(
+        warnings.append(
             f"{int(unlabelled.sum())} subjects without a value in {data.label_column!r} "
             f"left out (e.g. {table.index[unlabelled][0]})"
         )
@@ -147,7 +149,7 @@ def load_cohort(config: ExperimentConfig, external: bool = False, verify: bool =
             )
         stray = [i for i in read.ids if i not in listed]
         if stray:
-            notes.append(
+            warnings.append(
                 f"{name}: {len(stray)} ids not in the cohort were ignored (e.g. {stray[0]})"
             )
         has = [i in present for i in ids]
@@ -174,7 +176,9 @@ def load_cohort(config: ExperimentConfig, external: bool = False, verify: bool =
             notes.append(f"{name}: {n_missing} of {len(ids)} subjects have no data (missing)")
         modalities[name] = read
         available[name] = has
-    return Cohort(ids, y, list(data.classes), modalities, available, groups, cohort_path, notes)
+    return Cohort(
+        ids, y, list(data.classes), modalities, available, groups, cohort_path, notes, warnings
+    )
 
 
 def _optional(value: str | None) -> set[str]:

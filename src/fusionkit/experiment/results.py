@@ -179,6 +179,7 @@ def write_outputs(outcome) -> dict[str, pd.DataFrame]:
             "seed": state.config.seed,
             "versions": versions(),
             "data_fingerprints": state.fingerprints,
+            "cohort_notes": state.cohort.notes + state.cohort.warnings,
             "cells": {"planned": len(state.plan.cells), "finished": len(payloads)},
             "skipped": [list(s) for s in state.plan.skipped],
             "encoders": encoder_counts(state),
