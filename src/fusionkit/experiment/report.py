@@ -164,7 +164,9 @@ def _plots(state, summary: pd.DataFrame, payloads: list[dict], folder: Path) -> 
                 for ax in (left, right):
                     ax.axvline(history["best_epoch"] + 1, color="grey", linestyle=":")
             left.set(xlabel="epoch", ylabel="loss", title="loss")
-            right.set(xlabel="epoch", ylabel="accuracy", title="validation accuracy", ylim=(0, 1.05))
+            right.set(
+                xlabel="epoch", ylabel="accuracy", title="validation accuracy", ylim=(0, 1.05)
+            )
             left.legend()
             fig.suptitle(f"{curves[0]['id']} (dotted: the kept epoch)", fontsize=9)
             fig.tight_layout()
