@@ -226,3 +226,13 @@ def test_fine_tune_from_an_earlier_runs_checkpoint(trained, five_class, tmp_path
     config = load_config(imaging_config(five_class, tmp_path, weights=str(checkpoint)))
     outcome = run_experiment(config, tmp_path / "finetuned")
     assert not outcome.failures
+
+
+def test_predict_reads_dicom_too(cli, trained, tmp_path):
+    from pydicom.data import get_testdata_file
+
+    ct = get_testdata_file("CT_small.dcm", download=False)
+    result = cli("predict", trained, ct, "--csv", tmp_path / "p.csv")
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(tmp_path / "p.csv")
+    assert table.file.tolist() == [str(ct)]

@@ -77,6 +77,9 @@ def test_writes_every_output(first_run):
     results = pd.read_csv(run_dir / "results.csv")
     assert list(results.columns) == ["scenario", "method", "fold", "split", "metric", "value"]
     assert set(results.split) == {"cv", "external"}
+    per_class = pd.read_csv(run_dir / "per_class.csv")
+    assert set(per_class["class"]) == {"CN", "MCI", "AD"}
+    assert {"recall", "specificity", "support"} <= set(per_class.metric)
     summary = pd.read_csv(run_dir / "summary.csv")
     assert summary.scenario.nunique() == 7
     assert set(summary.method) == {"logistic_regression", "fl", "dl", "deep"}

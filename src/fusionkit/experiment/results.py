@@ -103,6 +103,29 @@ def predictions_frame(state, payloads: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns + [f"p_{c}" for c in classes])
 
 
+def per_class_frame(state, payloads: list[dict]) -> pd.DataFrame:
+    """Long table of per-class metrics: scenario, method, split, fold, class, metric, value."""
+    n_folds = state.config.evaluation.cv_folds
+    rows = []
+    for p in payloads:
+        fold = "external" if p["split"] == "external" else str(p["repeat"] * n_folds + p["fold"])
+        for name, metrics in p["per_class"].items():
+            for metric, value in metrics.items():
+                rows.append(
+                    (
+                        scenario_name(p["scenario"]),
+                        p["method"],
+                        p["split"],
+                        fold,
+                        name,
+                        metric,
+                        value,
+                    )
+                )
+    columns = ["scenario", "method", "split", "fold", "class", "metric", "value"]
+    return pd.DataFrame(rows, columns=columns)
+
+
 def _csv(frame: pd.DataFrame) -> bytes:
     out = frame.copy()
     for column in out.columns:
@@ -170,6 +193,7 @@ def write_outputs(outcome) -> dict[str, pd.DataFrame]:
     write_atomic(run_dir / "results.csv", _csv(results))
     write_atomic(run_dir / "summary.csv", _csv(summary))
     write_atomic(run_dir / "predictions.csv", _csv(predictions))
+    write_atomic(run_dir / "per_class.csv", _csv(per_class_frame(state, payloads)))
     write_json(
         run_dir / "manifest.json",
         {
