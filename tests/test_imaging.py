@@ -236,3 +236,12 @@ def test_predict_reads_dicom_too(cli, trained, tmp_path):
     assert result.exit_code == 0, result.output
     table = pd.read_csv(tmp_path / "p.csv")
     assert table.file.tolist() == [str(ct)]
+
+
+def test_predict_never_overwrites_an_existing_csv(cli, trained, five_class, tmp_path):
+    out = tmp_path / "keep.csv"
+    out.write_text("precious")
+    result = cli("predict", trained, five_class / "ct" / "ct_0001.png", "--csv", out)
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"error: {out}: already exists; choose another --csv path"
+    assert out.read_text() == "precious"

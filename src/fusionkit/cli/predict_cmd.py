@@ -23,6 +23,10 @@ def predict_command(
     """Predict the class (argmax) and every class probability of each image."""
     from fusionkit.experiment.predict import expand_inputs, load_checkpoint, predict_files
 
+    if csv is not None and csv.exists():
+        from fusionkit.errors import DataError
+
+        raise DataError(f"{csv}: already exists; choose another --csv path")
     bundle = load_checkpoint(run_dir, checkpoint)
     files = expand_inputs(inputs)
     rows, failures = predict_files(bundle, files)
