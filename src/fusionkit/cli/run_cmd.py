@@ -11,20 +11,19 @@ from fusionkit.cli.app import SetOption, app, err, handle_input_errors
 
 
 def print_plan(console, cfg, plan, out) -> None:
-    """The plan as a table: cells per scenario x method, and what is skipped."""
-    from rich.table import Table
-
+    """The plan: methods, cells per scenario, and what is skipped and why."""
     from fusionkit.config import scenario_name
 
-    table = Table(title=f"plan: {cfg.name} -> {cfg.run_dir(out)}")
-    table.add_column("scenario")
-    for method in plan.methods:
-        table.add_column(method, justify="right")
+    console.print(f"plan: {cfg.name} -> {cfg.run_dir(out)}")
+    console.print(f"  methods: {', '.join(plan.methods)}")
+    width = max((len(scenario_name(s)) for s in plan.scenarios), default=0)
     for scenario in plan.scenarios:
-        row = [scenario_name(scenario)]
-        row += [str(len(plan.cells_for(scenario, m)) or "-") for m in plan.methods]
-        table.add_row(*row)
-    console.print(table)
+        ran = [m for m in plan.methods if plan.cells_for(scenario, m)]
+        cells = sum(len(plan.cells_for(scenario, m)) for m in ran)
+        console.print(
+            f"  {scenario_name(scenario):<{width}}  {len(ran)} of {len(plan.methods)} methods,"
+            f" {cells} cells"
+        )
     folds = f"{plan.folds} fold{'s' if plan.folds > 1 else ''}" + (
         " + external test" if plan.external else ""
     )
