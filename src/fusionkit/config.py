@@ -266,12 +266,20 @@ class ExperimentConfig(_Model):
 
 
 def parse_scenario(text: str) -> list[str]:
-    """``"ehr+img"`` -> ``["ehr", "img"]``."""
+    """``"ehr+img"`` -> ``["ehr", "img"]``.
+
+    >>> parse_scenario("ehr + img")
+    ['ehr', 'img']
+    """
     return [part.strip() for part in text.split("+")]
 
 
 def scenario_name(modalities: Sequence[str]) -> str:
-    """``("ehr", "img")`` -> ``"ehr+img"``."""
+    """``("ehr", "img")`` -> ``"ehr+img"``.
+
+    >>> scenario_name(("ehr", "snp", "img"))
+    'ehr+snp+img'
+    """
     return "+".join(modalities)
 
 
@@ -338,7 +346,13 @@ _TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
 
 def apply_override(raw: dict[str, Any], expr: str) -> None:
-    """Apply one ``--set a.b[0].c=value`` override in place; the value is parsed as YAML."""
+    """Apply one ``--set a.b[0].c=value`` override in place; the value is parsed as YAML.
+
+    >>> raw = {"methods": [{"type": "svm"}]}
+    >>> apply_override(raw, "methods[0].params.C=0.5")
+    >>> raw
+    {'methods': [{'type': 'svm', 'params': {'C': 0.5}}]}
+    """
     key, sep, text = expr.partition("=")
     if not sep or not key.strip():
         raise ConfigError(f"--set {expr}: expected KEY=VALUE, e.g. seed=1 or methods[0].name=rf")
@@ -462,7 +476,11 @@ def _resolve_nested(value: Any, loc: Loc, registry: Registry) -> Iterator[tuple[
 
 # -- error lines --------------------------------------------------------------------------------
 def format_loc(loc: Sequence[str | int]) -> str:
-    """``("methods", 2, "params", "n")`` -> ``"methods[2].params.n"``."""
+    """``("methods", 2, "params", "n")`` -> ``"methods[2].params.n"``.
+
+    >>> format_loc(("methods", 2, "params", "n_estimators"))
+    'methods[2].params.n_estimators'
+    """
     out = ""
     for part in loc:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))

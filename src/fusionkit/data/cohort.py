@@ -70,7 +70,11 @@ def data_root(config: ExperimentConfig, external: bool = False) -> Path:
 
 
 def label_text(value: object) -> str:
-    """A raw label as text: 0.0 -> '0', 0.5 -> '0.5', 'AD ' -> 'AD'."""
+    """A raw label as text, so CSV numbers match ``label_map`` keys.
+
+    >>> [label_text(v) for v in (0.0, 0.5, "AD ")]
+    ['0', '0.5', 'AD']
+    """
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value).strip()
