@@ -15,9 +15,9 @@ from fusionkit.transforms.ga_enhance import (
     IDENTITY,
     GAEnhance,
     GAEnhanceParams,
-    _to_unit,
     apply_curve,
     fitness,
+    to_unit,
 )
 
 
@@ -30,7 +30,7 @@ def flat_image(seed=0):
 
 
 def test_batch_fitness_equals_one_at_a_time():
-    unit = _to_unit(flat_image()[0])
+    unit = to_unit(flat_image()[0])
     curves = np.array([[1.0, 0.01, 0.5], [0.5, 8.0, 0.4], [2.0, 15.0, 0.6]])
     stack = apply_curve(unit, curves)
     together = fitness(stack, 0.1)
@@ -42,7 +42,7 @@ def test_ga_improves_fitness_and_changes_the_image():
     image = flat_image()
     ga = GAEnhance(GAEnhanceParams(seed=1))
     out = ga(image)
-    unit = _to_unit(image[0])
+    unit = to_unit(image[0])
     assert out.shape == image.shape
     assert not np.allclose(out[0], unit, atol=0.02)  # the enhanced image differs
     assert fitness(out, 0.1)[0] >= fitness(apply_curve(unit, IDENTITY), 0.1)[0]

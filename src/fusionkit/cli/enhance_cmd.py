@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from io import BytesIO
 from pathlib import Path
 from typing import Annotated
 
@@ -29,7 +30,7 @@ def enhance_command(
     from fusionkit.experiment.predict import expand_inputs
     from fusionkit.experiment.store import write_atomic
     from fusionkit.plugins import get_registry
-    from fusionkit.transforms.ga_enhance import _to_unit, fitness
+    from fusionkit.transforms.ga_enhance import fitness, to_unit
 
     files = expand_inputs(images)
     targets = [out / f"{f.name.split('.')[0]}_enhanced.png" for f in files]
@@ -52,15 +53,13 @@ def enhance_command(
             continue
         enhanced = transform(image)
         before = float(
-            fitness(_to_unit(image.mean(axis=0))[None], transform.params.edge_threshold)[0]
+            fitness(to_unit(image.mean(axis=0))[None], transform.params.edge_threshold)[0]
         )
         after = float(fitness(enhanced.mean(axis=0)[None], transform.params.edge_threshold)[0])
         array = (np.moveaxis(enhanced, 0, -1) * 255).round().astype(np.uint8)
         array = array[..., 0] if array.shape[-1] == 1 else array
         # MONAI's PIL reader returns (width, height): transpose back to PIL's (height, width).
         array = np.swapaxes(array, 0, 1)
-        from io import BytesIO
-
         buffer = BytesIO()
         Image.fromarray(array).save(buffer, format="PNG")
         write_atomic(target, buffer.getvalue())

@@ -88,7 +88,8 @@ def fitness(stack: np.ndarray, edge_threshold: float) -> np.ndarray:
     return np.log(np.log(energy + np.e)) * edges * entropy
 
 
-def _to_unit(image: np.ndarray) -> np.ndarray:
+def to_unit(image: np.ndarray) -> np.ndarray:
+    """Rescale to [0, 1] between the 0.5th and 99.5th percentiles (robust to outliers)."""
     lo, hi = np.percentile(image, [0.5, 99.5])
     return np.clip((image - lo) / max(hi - lo, 1e-6), 0, 1)
 
@@ -159,14 +160,14 @@ class GAEnhance:
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
         grey = image.mean(axis=0) if image.shape[0] > 1 else image[0]
-        unit = _to_unit(grey)
+        unit = to_unit(grey)
         solution, self.history_ = self.search(unit)
         self.solution_ = solution
         enhanced = apply_curve(unit, solution)[0]
         if image.shape[0] == 1:
             return enhanced[None].astype(np.float32)
         # colour: shift every channel by the luminance change (a ratio would blow up dark noise)
-        channels = np.stack([_to_unit(c) for c in image])
+        channels = np.stack([to_unit(c) for c in image])
         return np.clip(channels + (enhanced - unit), 0, 1).astype(np.float32)
 
 
