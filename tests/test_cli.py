@@ -11,7 +11,7 @@ from conftest import ROOT
 def test_help_lists_every_command(cli):
     result = cli("--help")
     assert result.exit_code == 0
-    for command in ("plugins", "validate", "run", "cohort", "demo-data"):
+    for command in ("plugins", "validate", "run", "cohort", "demo-data", "predict", "enhance"):
         assert command in result.stdout
 
 
