@@ -289,7 +289,7 @@ def write_report(
     write_atomic(run_dir / "report.md", text.encode())
     body = [
         f"<h1>fusionkit report: {html.escape(state.config.name)}</h1>",
-        f"<p>{html.escape(facts)}</p>",
+        f"<p>{html.escape(facts.replace('`', ''))}</p>",
         "<h2>Summary</h2>",
         table.to_html(index=False, border=0, classes="summary"),
     ]
