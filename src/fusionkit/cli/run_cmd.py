@@ -38,6 +38,24 @@ def print_plan(console, cfg, plan, out) -> None:
         console.print(f"  skipped {method} on {', '.join(scenarios)}: {reason}", style="dim")
 
 
+def print_best(console, summary_file: Path, top: int = 5) -> None:
+    """The best scenario x method pairs by macro-F1 (or the first metric measured)."""
+    import pandas as pd
+
+    if not summary_file.is_file():
+        return
+    summary = pd.read_csv(summary_file)
+    means = [c for c in summary.columns if c.endswith("_mean")]
+    metric = "f1_macro_mean" if "f1_macro_mean" in means else (means[0] if means else None)
+    if metric is None or summary.empty:
+        return
+    console.print(f"best by {metric.removesuffix('_mean')} (mean over folds):")
+    for row in summary.sort_values(metric, ascending=False).head(top).itertuples():
+        sd = getattr(row, metric.replace("_mean", "_std"))
+        spread = "" if pd.isna(sd) else f" ± {sd:.3f}"
+        console.print(f"  {row.scenario} x {row.method}: {getattr(row, metric):.3f}{spread}")
+
+
 @app.command("run")
 @handle_input_errors
 def run_command(
@@ -89,6 +107,7 @@ def run_command(
         f"{outcome.encoder_trainings} encoder trainings for {outcome.encoder_uses} uses; "
         f"{outcome.seconds:.1f} s"
     )
+    print_best(console, run_dir / "summary.csv")
     for name in (
         "summary.csv",
         "results.csv",
