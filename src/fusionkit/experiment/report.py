@@ -298,6 +298,15 @@ def write_report(
         body.append(f"<h2>Best fusion vs best single modality</h2><p>{html.escape(sentence)}</p>")
     for name in figures:
         body.append(f'<p><img src="figures/{name}" alt="{name}" style="max-width:100%"></p>')
+    for heading in ("## Named features", "## Not run"):
+        if heading in lines:
+            start = lines.index(heading) + 2
+            items = []
+            for line in lines[start:]:
+                if not line.startswith("- "):
+                    break
+                items.append(f"<li>{html.escape(line[2:].replace('`', ''))}</li>")
+            body.append(f"<h2>{html.escape(heading[3:])}</h2><ul>{''.join(items)}</ul>")
     page = (
         "<!doctype html><html><head><meta charset='utf-8'><title>fusionkit report</title>"
         "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}"
