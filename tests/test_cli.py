@@ -68,3 +68,18 @@ def test_misspelled_key_in_default_config(cli, tmp_path):
     assert result.stderr.strip() == (
         f"error: {path}: evaluation.cv_fold: unknown key (did you mean 'cv_folds'?)"
     )
+
+
+def test_end_to_end_with_an_untrainable_encoder_is_skipped_with_the_reason(
+    cli, base_config, write_config
+):
+    config = dict(
+        base_config,
+        encoders={"ehr": {"type": "raw"}},
+        scenarios=["ehr"],
+        methods=[{"type": "deep_concat", "params": {"end_to_end": True}}],
+    )
+    result = cli("run", write_config(config), "--dry-run")
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.stdout.split())
+    assert "end_to_end needs a network to train; encoder 'raw' is not one" in text

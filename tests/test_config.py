@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 
 import pytest
+import yaml
 
 from fusionkit.config import ExperimentConfig, apply_override, load_config
 from fusionkit.errors import ConfigError
@@ -94,6 +95,7 @@ BAD_CONFIGS = [
         "valid number, unable to parse string as a number",
     ),
     ("data.label_map", {"0": "healthy"}, "data.label_map.0: 'healthy' is not one of data.classes"),
+    ("evaluation.holdout", 1.5, "evaluation.holdout: input should be less than 1"),
     (
         "data.dataset",
         {"type": "adni_like", "params": {"n_subjects": 5}},
@@ -220,3 +222,23 @@ def test_unknown_type_lists_known_names_when_nothing_is_close(base_config, write
         load_config(write_config(mutate(base_config, "methods.0.type", "zzz")))
     assert "unknown method 'zzz' (known: none)" not in str(info.value)
     assert "known: " in str(info.value)
+
+
+def test_unquoted_numeric_label_map_keys_are_read_as_label_text(base_config, write_config):
+    text = yaml.safe_dump(mutate(base_config, "data.label_map", {"CN": "CN"}), sort_keys=False)
+    text = text.replace(
+        "label_map:\n    CN: CN", "label_map:\n    0: CN\n    0.5: MCI\n    1.0: AD"
+    )
+    config = load_config(write_config(text))
+    assert config.data.label_map == {"0": "CN", "0.5": "MCI", "1": "AD"}
+
+
+def test_unknown_image_feature_group_is_a_config_error(base_config, write_config):
+    config = mutate(
+        base_config,
+        "data.modalities.img.features",
+        {"type": "image_features", "params": {"groups": ["texture", "colour"]}},
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(write_config(config))
+    assert "data.modalities.img.features.params.groups[1]: input should be" in str(info.value)

@@ -175,6 +175,13 @@ class DataConfig(_Model):
     modalities: dict[str, ModalityConfig] = Field(min_length=1)
     external: ExternalConfig | None = None
 
+    @field_validator("label_map", mode="before")
+    @classmethod
+    def _label_keys_as_text(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        return {label_text(k): v for k, v in value.items()}
+
     @field_validator("classes")
     @classmethod
     def _unique_classes(cls, value: list[str]) -> list[str]:
@@ -263,6 +270,17 @@ class ExperimentConfig(_Model):
     def run_dir(self, override: str | Path | None = None) -> Path:
         """The run directory (``--out`` wins over output.dir)."""
         return Path(override) if override else Path(self.output.dir.format(name=self.name))
+
+
+def label_text(value: object) -> str:
+    """A raw label as text, so CSV numbers match ``label_map`` keys.
+
+    >>> [label_text(v) for v in (0.0, 0.5, "AD ")]
+    ['0', '0.5', 'AD']
+    """
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
 
 
 def parse_scenario(text: str) -> list[str]:

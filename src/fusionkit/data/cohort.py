@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fusionkit.config import ExperimentConfig
+from fusionkit.config import ExperimentConfig, label_text
 from fusionkit.data.images import SUFFIXES
 from fusionkit.data.modality import ImageData, ModalityData, TableData
 from fusionkit.errors import DataError
@@ -35,10 +35,6 @@ class Cohort:
     source: Path
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-
-    @property
-    def kinds(self) -> dict[str, str]:
-        return {name: data.kind for name, data in self.modalities.items()}
 
     def class_counts(self, mask: np.ndarray | None = None) -> dict[str, int]:
         """Subjects per class (optionally among ``mask``)."""
@@ -67,17 +63,6 @@ def data_root(config: ExperimentConfig, external: bool = False) -> Path:
         assert data.external is not None
         root = root / data.external.root
     return Path(os.path.normpath(root))
-
-
-def label_text(value: object) -> str:
-    """A raw label as text, so CSV numbers match ``label_map`` keys.
-
-    >>> [label_text(v) for v in (0.0, 0.5, "AD ")]
-    ['0', '0.5', 'AD']
-    """
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
 
 
 def load_cohort(config: ExperimentConfig, external: bool = False, verify: bool = True) -> Cohort:

@@ -17,13 +17,10 @@ from fusionkit.training.context import FitContext
 from fusionkit.training.loop import (
     History,
     TrainParams,
-    class_weights,
-    classification_loss,
-    correct_count,
+    carve,
     predict_batches,
     seed_everything,
-    split_validation,
-    train,
+    train_classifier,
 )
 
 
@@ -64,39 +61,30 @@ class TorchEncoder:
     ) -> TorchEncoder:
         """Train on ``data``; early stopping on ``validation`` if given (e.g. an official
         validation split), else on a part carved out of ``data``."""
-        import torch
         from torch import nn
 
         ctx = ctx or FitContext(n_classes=int(np.max(y)) + 1)
         seed_everything(ctx.seed, ctx.threads)
         self.fit_preprocessing(data, y)
         x = self.to_tensor(data)
-        target = torch.as_tensor(y, dtype=torch.long)
         if validation is None:
-            fit_pos, val_pos = split_validation(y, ctx, getattr(data, "ids", None))
-            x_fit, y_fit, x_val, y_val = x[fit_pos], target[fit_pos], x[val_pos], target[val_pos]
+            (x_fit,), y_fit, (x_val,), y_val = carve([x], y, ctx, getattr(data, "ids", None))
         else:
-            x_fit, y_fit = x, target
-            x_val = self.to_tensor(validation[0])
-            y_val = torch.as_tensor(validation[1], dtype=torch.long)
+            x_fit, y_fit = x, y
+            x_val, y_val = self.to_tensor(validation[0]), np.asarray(validation[1])
         backbone, dim = self.make_backbone(x[:2])
         self.pretrain(backbone, x_fit, x_val, ctx)
         model = nn.Sequential(backbone, nn.Linear(dim, ctx.n_classes))
-        use_weights = self.train_params.class_weights
-        weights = class_weights(y_fit.numpy(), ctx.n_classes) if use_weights else None
-        self.history_: History = train(
+        self.history_: History = train_classifier(
             model,
-            classification_loss(weights),
-            (x_fit, y_fit),
-            (x_val, y_val) if len(x_val) else None,
+            ([x_fit], y_fit),
+            ([x_val], y_val),
             self.train_params,
             ctx,
-            accuracy_fn=correct_count,
             augment=self.augmenter(ctx),
         )
         self.backbone_ = backbone.cpu().eval()
         self.head_ = model[1].cpu().eval()
-        self.dim_ = dim
         return self
 
     def transform(self, data: Any) -> np.ndarray:

@@ -124,22 +124,14 @@ def save_backbone(state: RunState, task: EncoderTask, encoder: TorchEncoder) -> 
     )
 
 
-def feature_names(state: RunState, task: EncoderTask) -> list[str]:
-    """The names of an encoder's output columns, when it names them (e.g. image_features)."""
+def stored_meta(state: RunState, task: EncoderTask) -> tuple[float | None, list[str]]:
+    """(seconds the stored task took, names of its output columns) — one read, no embeddings."""
     try:
         with np.load(task_file(state, task)) as data:
-            return data["names"].tolist() if "names" in data else []
+            seconds = float(data["seconds"]) if "seconds" in data else None
+            return seconds, data["names"].tolist() if "names" in data else []
     except Exception:
-        return []
-
-
-def task_seconds(state: RunState, task: EncoderTask) -> float | None:
-    """How long the stored task took to fit and embed (None if not stored)."""
-    try:
-        with np.load(task_file(state, task)) as data:
-            return float(data["seconds"])
-    except Exception:
-        return None
+        return None, []
 
 
 def load_embeddings(state: RunState, task: EncoderTask) -> dict[str, np.ndarray]:

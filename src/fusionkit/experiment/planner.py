@@ -80,6 +80,9 @@ def method_encoders(
         if not spec.component.accepts(kind):
             what = f"features {spec.type!r}" if choice == "raw" else f"encoder {spec.type!r}"
             return f"{what} cannot take {kind} data"
+        end_to_end = getattr(method.resolved_params, "end_to_end", False)
+        if end_to_end and not hasattr(spec.component.factory, "make_backbone"):
+            return f"end_to_end needs a network to train; encoder {spec.type!r} is not one"
         out[m] = spec
     return out
 

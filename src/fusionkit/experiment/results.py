@@ -144,42 +144,30 @@ def versions() -> dict[str, str]:
     return out
 
 
-def encoder_counts(state) -> dict[str, int]:
-    """Encoder trainings a run needs with the cache vs (cell, modality) uses without it."""
+def encoder_summary(state) -> tuple[dict[str, int], dict[str, list[str]], dict[str, float]]:
+    """Encoder trainings vs uses, named output columns per modality/encoder, seconds per task.
+
+    Each distinct encoder task's stored file is read once (its metadata only).
+    """
     from fusionkit.experiment.cells import cell_tasks
+    from fusionkit.experiment.features import stored_meta
 
     tasks = [t for c in state.plan.cells for t in cell_tasks(state, c)]
-    trainings = len({t.name for t in tasks})
-    return {"trainings": trainings, "uses": len(tasks), "saved_by_cache": len(tasks) - trainings}
-
-
-def named_features(state) -> dict[str, list[str]]:
-    """modality/encoder -> the names of its output columns (encoders that name them)."""
-    from fusionkit.experiment.cells import cell_tasks
-    from fusionkit.experiment.features import feature_names
-
-    out: dict[str, list[str]] = {}
-    for cell in state.plan.cells:
-        for task in cell_tasks(state, cell):
-            key = f"{task.modality}/{task.spec.type}"
-            if key not in out and (names := feature_names(state, task)):
-                out[key] = names
-    return out
-
-
-def timings(state, payloads: list[dict]) -> dict[str, float]:
-    """Seconds per encoder task and per cell, as stored with them (they survive reruns)."""
-    from fusionkit.experiment.cells import cell_tasks
-    from fusionkit.experiment.features import task_seconds
-
-    out: dict[str, float] = {}
-    for cell in state.plan.cells:
-        for task in cell_tasks(state, cell):
-            if f"encoder:{task.name}" not in out and (s := task_seconds(state, task)) is not None:
-                out[f"encoder:{task.name}"] = round(s, 3)
-    for p in payloads:
-        out[f"cell:{p['id']}"] = round(p["seconds"], 3)
-    return dict(sorted(out.items()))
+    unique = {t.name: t for t in tasks}
+    counts = {
+        "trainings": len(unique),
+        "uses": len(tasks),
+        "saved_by_cache": len(tasks) - len(unique),
+    }
+    names: dict[str, list[str]] = {}
+    seconds: dict[str, float] = {}
+    for name, task in unique.items():
+        took, columns = stored_meta(state, task)
+        if took is not None:
+            seconds[f"encoder:{name}"] = round(took, 3)
+        if columns:
+            names.setdefault(f"{task.modality}/{task.spec.type}", columns)
+    return counts, names, seconds
 
 
 def write_outputs(outcome) -> dict[str, pd.DataFrame]:
@@ -194,6 +182,8 @@ def write_outputs(outcome) -> dict[str, pd.DataFrame]:
     write_atomic(run_dir / "summary.csv", _csv(summary))
     write_atomic(run_dir / "predictions.csv", _csv(predictions))
     write_atomic(run_dir / "per_class.csv", _csv(per_class_frame(state, payloads)))
+    counts, names, seconds = encoder_summary(state)
+    cell_seconds = {f"cell:{p['id']}": round(p["seconds"], 3) for p in payloads}
     write_json(
         run_dir / "manifest.json",
         {
@@ -206,9 +196,9 @@ def write_outputs(outcome) -> dict[str, pd.DataFrame]:
             "cohort_notes": state.cohort.notes + state.cohort.warnings,
             "cells": {"planned": len(state.plan.cells), "finished": len(payloads)},
             "skipped": [list(s) for s in state.plan.skipped],
-            "encoders": encoder_counts(state),
-            "feature_names": named_features(state),
-            "timings_seconds": timings(state, payloads),
+            "encoders": counts,
+            "feature_names": names,
+            "timings_seconds": dict(sorted({**seconds, **cell_seconds}.items())),
             "this_invocation": {
                 "cells_run": outcome.cells_run,
                 "cells_reused": outcome.cells_reused,
@@ -220,5 +210,5 @@ def write_outputs(outcome) -> dict[str, pd.DataFrame]:
     )
     from fusionkit.experiment.report import write_report
 
-    write_report(state, summary, payloads, named_features(state))
+    write_report(state, summary, payloads, names)
     return {"results": results, "summary": summary, "predictions": predictions}

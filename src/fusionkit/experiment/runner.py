@@ -8,6 +8,7 @@ N worker processes; every task is deterministic given its seed, so results do no
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import time
 from collections.abc import Callable, Iterable
@@ -60,13 +61,15 @@ def _init_worker(source: str, overrides: tuple[str, ...], run_dir: str) -> None:
     _STATE = prepare(config, Path(run_dir), verify=False)
 
 
-def _tasks_by_name(state: RunState) -> dict[str, EncoderTask]:
-    return {t.name: t for c in state.plan.cells for t in cell_tasks(state, c)}
+@functools.cache
+def _worker_tasks() -> dict[str, EncoderTask]:
+    assert _STATE is not None
+    return {t.name: t for c in _STATE.plan.cells for t in cell_tasks(_STATE, c)}
 
 
 def _encoder_job(name: str) -> dict:
     assert _STATE is not None
-    return fit_encoder(_STATE, _tasks_by_name(_STATE)[name])
+    return fit_encoder(_STATE, _worker_tasks()[name])
 
 
 def _cell_job(cell_id: str) -> dict:

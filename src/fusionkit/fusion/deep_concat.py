@@ -21,13 +21,10 @@ from fusionkit.hookspecs import hookimpl
 from fusionkit.training.context import FitContext
 from fusionkit.training.loop import (
     TrainParams,
-    class_weights,
-    classification_loss,
-    correct_count,
+    carve,
     predict_batches,
     seed_everything,
-    split_validation,
-    train,
+    train_classifier,
 )
 
 
@@ -87,20 +84,9 @@ class DeepConcat:
     def _train(
         self, model, inputs: list, y: np.ndarray, ids: list[str], ctx: FitContext, augment=None
     ) -> None:
-        import torch
-
-        target = torch.as_tensor(y, dtype=torch.long)
-        fit, val = split_validation(y, ctx, ids)
-        weights = class_weights(y[fit], ctx.n_classes) if self.params.train.class_weights else None
-        self.history_ = train(
-            model,
-            classification_loss(weights),
-            [*(t[fit] for t in inputs), target[fit]],
-            [*(t[val] for t in inputs), target[val]] if len(val) else None,
-            self.params.train,
-            ctx,
-            accuracy_fn=correct_count,
-            augment=augment,
+        x_fit, y_fit, x_val, y_val = carve(inputs, y, ctx, ids)
+        self.history_ = train_classifier(
+            model, (x_fit, y_fit), (x_val, y_val), self.params.train, ctx, augment
         )
 
     # -- end to end --------------------------------------------------------------------------

@@ -68,6 +68,42 @@ def split_validation(
     return validation_part(positions, y, groups, ctx.validation_fraction, ctx.stratify, ctx.seed)
 
 
+def carve(inputs: Sequence, y: np.ndarray, ctx: FitContext, ids: Sequence[str] | None = None):
+    """Split tensors and labels of a training part into (fit inputs, fit y, val inputs, val y)."""
+    fit, val = split_validation(y, ctx, ids)
+    return [t[fit] for t in inputs], y[fit], [t[val] for t in inputs], y[val]
+
+
+def train_classifier(
+    model,
+    fit: tuple[Sequence, np.ndarray],
+    val: tuple[Sequence, np.ndarray] | None,
+    params: TrainParams,
+    ctx: FitContext,
+    augment: Callable | None = None,
+) -> History:
+    """Cross-entropy training of ``model(*inputs) -> logits`` (class weights from the fit part),
+    keeping the epoch with the best validation loss or accuracy."""
+    import torch
+
+    (x_fit, y_fit) = fit
+    weights = class_weights(y_fit, ctx.n_classes) if params.class_weights else None
+    fit_data = [*x_fit, torch.as_tensor(y_fit, dtype=torch.long)]
+    val_data = None
+    if val is not None and len(val[1]):
+        val_data = [*val[0], torch.as_tensor(val[1], dtype=torch.long)]
+    return train(
+        model,
+        classification_loss(weights),
+        fit_data,
+        val_data,
+        params,
+        ctx,
+        accuracy_fn=correct_count,
+        augment=augment,
+    )
+
+
 def class_weights(y: np.ndarray, n_classes: int):
     """Inverse-frequency weights (mean 1) for the classes present in ``y``."""
     import torch
