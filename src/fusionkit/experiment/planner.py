@@ -6,6 +6,7 @@ and is written on its own, so a run can resume, re-render or be farmed out cell 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -52,6 +53,12 @@ class Plan:
         return [c for c in self.cells if c.scenario == scenario and c.method == method]
 
 
+@functools.cache
+def default_features(kind: str) -> EncoderSpec:
+    """The encoder shallow methods see a modality kind through (resolved once per process)."""
+    return resolved(EncoderSpec(type=DEFAULT_FEATURES[kind]))
+
+
 def method_encoders(
     method: MethodSpec, config: ExperimentConfig, scenario: tuple[str, ...]
 ) -> dict[str, EncoderSpec] | str:
@@ -72,7 +79,7 @@ def method_encoders(
         modality = config.data.modalities[m]
         kind = modality.kind
         if choice == "raw":
-            spec = modality.features or resolved(EncoderSpec(type=DEFAULT_FEATURES[kind]))
+            spec = modality.features or default_features(kind)
         elif m in config.encoders:
             spec = config.encoders[m]
         else:
