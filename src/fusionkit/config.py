@@ -115,6 +115,10 @@ class DatasetSpec(Spec):
     kinds = ("dataset",)
 
 
+class ExecutorSpec(Spec):
+    kinds = ("executor",)
+
+
 class MethodSpec(Spec):
     """A method: a fusion strategy, or a classifier (a shallow baseline on raw features)."""
 
@@ -214,19 +218,30 @@ class EvaluationConfig(_Model):
 
 
 class RuntimeConfig(_Model):
-    """Compute settings. ``jobs`` and ``device`` change speed; ``threads`` (torch threads per
-    process) also changes the rounding of parallel sums, so it is part of a result's identity:
-    finished work computed with another thread count is recomputed."""
+    """Compute settings. ``executor`` and ``device`` change speed; ``threads`` (torch threads
+    per process) also changes the rounding of parallel sums, so it is part of a result's
+    identity: finished work computed with another thread count is recomputed."""
 
     threads: int = Field(2, ge=1)
-    jobs: int = Field(1, ge=1, description="Cells run in parallel processes.")
+    executor: ExecutorSpec = Field(
+        default_factory=lambda: ExecutorSpec(type="local"),
+        description="Where tasks run: local, processes ({workers: N}; `--jobs N`), or a plugin.",
+    )
     device: Literal["auto", "cpu", "cuda"] = "auto"
+
+
+class FinalModel(_Model):
+    """A scenario x method pair refitted on every subject after cross-validation."""
+
+    scenario: str = Field(description="e.g. ehr+snp")
+    method: str = Field(description="A method's name (its `name`, or its type).")
 
 
 class OutputConfig(_Model):
     dir: str = Field("runs/{name}", description="Run directory; {name} is the experiment name.")
-    checkpoints: bool = Field(
-        False, description="Keep each cell's fitted model in checkpoints/ (for `predict`)."
+    final_models: list[FinalModel] = Field(
+        default_factory=list,
+        description="Pairs refitted on all subjects and kept for `fusionkit predict`.",
     )
 
 
@@ -340,6 +355,56 @@ def resolved(spec: Spec, registry: Registry | None = None) -> Spec:
     return spec
 
 
+def spec_data(spec: Spec) -> dict[str, Any]:
+    """A resolved spec as plain data: its type and every param, defaults included."""
+    return {"type": spec.type, "params": spec.resolved_params.model_dump(mode="json")}
+
+
+def build_spec_data(kind: str, data: dict[str, Any], registry: Registry | None = None) -> Any:
+    """Build the component that `spec_data` described (e.g. when a kept model is loaded)."""
+    if registry is None:
+        from fusionkit.plugins import get_registry
+
+        registry = get_registry()
+    if not registry.has(kind, data["type"]):
+        raise ConfigError(registry.unknown_message(kind, data["type"]) + " (plugin not installed?)")
+    return registry.get(kind, data["type"]).build(data["params"])
+
+
+def spec_identity(spec: Spec) -> list[list[str]]:
+    """Kind, name, distribution and version of the component a spec names and of every
+    component nested in its params (a fusion's classifier, an encoder's transform)."""
+    out = [spec.component.identity()]
+
+    def walk(value: Any) -> None:
+        if isinstance(value, Spec):
+            out.extend(spec_identity(value))
+        elif isinstance(value, BaseModel):
+            for name in type(value).model_fields:
+                walk(getattr(value, name))
+        elif isinstance(value, list | tuple):
+            for item in value:
+                walk(item)
+        elif isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+
+    walk(spec.resolved_params)
+    return out
+
+
+def config_from_data(data: dict[str, Any], source: str | None = None) -> ExperimentConfig:
+    """A resolved config from `ExperimentConfig.model_dump` output (what tasks carry by value)."""
+    from fusionkit.plugins import get_registry
+
+    config = ExperimentConfig.model_validate(data)
+    problems = [f"{format_loc(loc)}: {msg}" for loc, msg in check(config, get_registry())]
+    if problems:
+        raise ConfigError(problems)
+    config._source = Path(source) if source else None
+    return config
+
+
 def read_yaml(path: Path) -> dict[str, Any]:
     """A YAML mapping from ``path``; one-line `ConfigError` if missing, unreadable or malformed."""
     if not path.exists():
@@ -428,6 +493,7 @@ def check(config: ExperimentConfig, registry: Registry) -> Iterator[tuple[Loc, s
             elif key in seen:
                 yield ("scenarios", i), f"scenario {text!r} is listed twice"
             seen.add(key)
+    yield from resolve(config.runtime.executor, ("runtime", "executor"), registry)
     labels: dict[str, int] = {}
     for i, method in enumerate(config.methods):
         yield from resolve(method, ("methods", i), registry)
@@ -438,6 +504,15 @@ def check(config: ExperimentConfig, registry: Registry) -> Iterator[tuple[Loc, s
                 " give each a distinct `name`",
             )
         labels.setdefault(method.label, i)
+    scenarios = {frozenset(s) for s in config.scenario_list()}
+    for i, final in enumerate(config.output.final_models):
+        loc = ("output", "final_models", i)
+        parts = parse_scenario(final.scenario)
+        if frozenset(parts) not in scenarios:
+            yield loc + ("scenario",), f"scenario {final.scenario!r} is not one of the run's"
+        if final.method not in labels:
+            known = ", ".join(labels)
+            yield loc + ("method",), f"unknown method {final.method!r} (known: {known})"
     if config.data.label_map is not None:
         for raw_value, target in config.data.label_map.items():
             if target not in config.data.classes:

@@ -29,12 +29,12 @@ def register_readers(register):
 
 @hookspec
 def register_encoders(register):
-    """Register encoders: `fit(data, y)` / `transform(data) -> embeddings` for one modality."""
+    """Register encoders: `fit(data, y, ctx)` / `transform(data)` for one modality (`api.Encoder`)."""
 
 
 @hookspec
 def register_fusions(register):
-    """Register fusion strategies: per-modality inputs + availability -> `predict_proba`."""
+    """Register fusion strategies: `fit(inputs, y, ctx)` / `predict_proba(inputs)` (`api.Fusion`)."""
 
 
 @hookspec
@@ -50,3 +50,8 @@ def register_transforms(register):
 @hookspec
 def register_datasets(register):
     """Register built-in datasets: generators that write a cohort's files to a folder."""
+
+
+@hookspec
+def register_executors(register):
+    """Register executors: run named tasks and return their results by value (`api.Executor`)."""

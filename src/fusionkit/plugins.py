@@ -45,6 +45,8 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "fusionkit.transforms.ga_enhance",
     "fusionkit.classifiers.sklearn_baselines",
     "fusionkit.classifiers.xgb",
+    "fusionkit.executors.local",
+    "fusionkit.executors.processes",
 )
 
 HOOK_KINDS: dict[str, str] = {
@@ -54,6 +56,7 @@ HOOK_KINDS: dict[str, str] = {
     "register_classifiers": "classifier",
     "register_transforms": "transform",
     "register_datasets": "dataset",
+    "register_executors": "executor",
 }
 
 
@@ -69,6 +72,7 @@ class PluginInfo:
     version: str
     source: str
     hooks: list[str] = field(default_factory=list)
+    distribution: str = "fusionkit"
 
 
 def _env_set(name: str) -> set[str]:
@@ -103,7 +107,9 @@ class PluginSet:
         self.failed[name] = reason
         warnings.warn(message, PluginWarning, stacklevel=3)
 
-    def add(self, plugin: Any, name: str, version: str, source: str) -> bool:
+    def add(
+        self, plugin: Any, name: str, version: str, source: str, distribution: str = "fusionkit"
+    ) -> bool:
         """Register one plugin object; on failure warn (or raise in strict mode) and skip it."""
         if name in disabled_plugins():
             self.pm.set_blocked(name)
@@ -117,7 +123,7 @@ class PluginSet:
             self._fail(name, f"{type(exc).__name__}: {exc}")
             return False
         hooks = sorted(h.name for h in self.pm.get_hookcallers(plugin) or [])
-        self.info[name] = PluginInfo(name=name, version=version, source=source, hooks=hooks)
+        self.info[name] = PluginInfo(name, version, source, hooks, distribution)
         self._registry = None
         return True
 
@@ -155,7 +161,7 @@ class PluginSet:
             except Exception as exc:
                 self._fail(ep.name, f"{type(exc).__name__}: {exc}")
                 continue
-            self.add(plugin, ep.name, version, source)
+            self.add(plugin, ep.name, version, source, dist.name if dist is not None else ep.name)
 
     # -- the registry ---------------------------------------------------------------------
     @property
@@ -175,7 +181,10 @@ class PluginSet:
                     caller = getattr(self.pm.hook, hook_name)
                     for impl in caller.get_hookimpls():
                         if impl.plugin_name == name:
-                            impl.function(register=Registrar(staged, kind, name, info.version))
+                            registrar = Registrar(
+                                staged, kind, name, info.version, info.distribution
+                            )
+                            impl.function(register=registrar)
             except Exception as exc:  # includes invalid registrations (PluginError)
                 self._fail(name, f"{type(exc).__name__} while registering: {exc}")
                 continue

@@ -15,9 +15,10 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict
 
+from fusionkit.api import Tags, TagsDecl
 from fusionkit.errors import PluginError
 
-Kind = Literal["reader", "encoder", "fusion", "classifier", "transform", "dataset"]
+Kind = Literal["reader", "encoder", "fusion", "classifier", "transform", "dataset", "executor"]
 KINDS: tuple[str, ...] = get_args(Kind)
 ModalityKind = Literal["table", "genotype", "image"]
 MODALITY_KINDS: tuple[str, ...] = get_args(ModalityKind)
@@ -43,6 +44,20 @@ class Component:
     factory: Callable[..., Any]
     plugin: str
     version: str
+    distribution: str = "fusionkit"
+    tags_decl: TagsDecl = Tags()
+
+    def tags(self, params: BaseModel | None = None) -> Tags:
+        """The declared tags, for these params (default params if none are given)."""
+        if callable(self.tags_decl):
+            if not isinstance(params, self.params):
+                params = self.params.model_validate(params or {})
+            return self.tags_decl(params)
+        return self.tags_decl
+
+    def identity(self) -> list[str]:
+        """What makes this component's results this component's: kind, name, plugin, version."""
+        return [self.kind, self.name, self.distribution, self.version]
 
     def build(self, params: BaseModel | dict[str, Any] | None = None, **kwargs: Any) -> Any:
         """Validate ``params`` with the component's model and call its factory."""
@@ -61,8 +76,10 @@ class Component:
             "kind": self.kind,
             "plugin": self.plugin,
             "version": self.version,
+            "distribution": self.distribution,
             "description": self.description,
             "modalities": sorted(self.modalities),
+            "tags": {k: v for k, v in vars(self.tags()).items() if v != getattr(Tags(), k)},
         }
 
 
@@ -117,11 +134,14 @@ class Registry:
 class Registrar:
     """The typed ``register(...)`` callable a hook receives, bound to one kind and one plugin."""
 
-    def __init__(self, registry: Registry, kind: str, plugin: str, version: str):
+    def __init__(
+        self, registry: Registry, kind: str, plugin: str, version: str, distribution: str = ""
+    ):
         self._registry = registry
         self.kind = kind
         self.plugin = plugin
         self.version = version
+        self.distribution = distribution or plugin
 
     def __call__(
         self,
@@ -131,8 +151,14 @@ class Registrar:
         description: str,
         params: type[BaseModel] = NoParams,
         modalities: Iterable[str] = MODALITY_KINDS,
+        tags: TagsDecl = Tags(),
     ) -> None:
-        """Register one component of this hook's kind under ``name``."""
+        """Register one component of this hook's kind under ``name``.
+
+        ``modalities``: the modality kinds it accepts (for a classifier: the kinds whose
+        features it may be given). ``tags``: what it can do (`fusionkit.api.Tags`), or a
+        function of its validated params returning them.
+        """
         where = f"plugin {self.plugin!r}: {self.kind} {name!r}"
         if not isinstance(name, str) or not _NAME.match(name):
             raise PluginError(f"{where}: name must be lower_snake_case")
@@ -145,6 +171,8 @@ class Registrar:
             raise PluginError(f"{where}: unknown modality kinds {bad} (use {MODALITY_KINDS})")
         if not description or "\n" in description.strip():
             raise PluginError(f"{where}: description must be one line")
+        if not (isinstance(tags, Tags) or callable(tags)):
+            raise PluginError(f"{where}: tags must be fusionkit.api.Tags or a function of params")
         self._registry.add(
             Component(
                 name=name,
@@ -155,5 +183,7 @@ class Registrar:
                 factory=factory,
                 plugin=self.plugin,
                 version=self.version,
+                distribution=self.distribution,
+                tags_decl=tags,
             )
         )

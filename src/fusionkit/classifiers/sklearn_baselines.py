@@ -13,7 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from fusionkit.classifiers.preprocessing import tabular_pipeline
 from fusionkit.hookspecs import hookimpl
 
-FEATURES = ("table", "genotype")
+# A classifier sees a modality as a feature matrix: tables and genotypes through their columns,
+# images through their handcrafted features (`image_features`), so it accepts all three kinds.
+FEATURES = ("table", "genotype", "image")
 ClassWeight = Literal["balanced"] | None
 
 

@@ -38,5 +38,5 @@ def register_classifiers(register):
         make_xgboost,
         params=XGBoostParams,
         description="Gradient-boosted trees (XGBoost, histogram method).",
-        modalities=("table", "genotype"),
+        modalities=("table", "genotype", "image"),  # images through their features
     )

@@ -27,9 +27,10 @@ def print_plan(console, cfg, plan, out) -> None:
     folds = f"{plan.folds} fold{'s' if plan.folds > 1 else ''}" + (
         " + external test" if plan.external else ""
     )
+    finals = f" (+ {len(plan.finals)} final models)" if plan.finals else ""
     console.print(
         f"{len(plan.scenarios)} scenarios x {len(plan.methods)} methods x {folds}"
-        f" = {len(plan.cells)} cells"
+        f" = {len(plan.evaluated)} cells{finals}"
     )
     skipped: dict[tuple[str, str], list[str]] = {}
     for scenario, method, reason in plan.skipped:
@@ -68,9 +69,15 @@ def run_command(
         bool, typer.Option("--fresh", help="Recompute everything, ignoring finished cells.")
     ] = False,
     jobs: Annotated[
-        int | None, typer.Option("--jobs", min=1, help="Parallel worker processes.")
+        int | None,
+        typer.Option(
+            "--jobs", min=1, help="Shortcut for runtime.executor: N worker processes (1: local)."
+        ),
     ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only print the plan.")] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show the full traceback of the first failure.")
+    ] = False,
 ) -> None:
     """Run the experiment in CONFIG: every scenario x method x fold, then tables and report."""
     from rich.console import Console
@@ -121,6 +128,12 @@ def run_command(
         for warning in cohort.warnings if cohort is not None else []:
             err(f"warning: {cohort.source}: {warning}")
     if outcome.failures:
-        for name, reason in outcome.failures.items():
-            err(f"failed: {name}: {reason}")
+        for name, failure in outcome.failures.items():
+            err(f"failed: {name}: {failure.message}")
+        first = next((f for f in outcome.failures.values() if f.traceback), None)
+        if debug and first is not None:
+            err(first.traceback.rstrip())
+        elif first is not None:
+            err("(--debug shows the full traceback of the first failure)")
+        err(f"{len(outcome.failures)} failed; the tables and report cover the rest")
         raise typer.Exit(code=1)

@@ -17,6 +17,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from fusionkit.api import Tags
 from fusionkit.config import TransformSpec
 from fusionkit.data.image_tensors import image_channels, stack_subjects
 from fusionkit.data.modality import ImageData
@@ -143,14 +144,30 @@ class CNNEncoder(TorchEncoder):
 
         return augment
 
-    def make_backbone(self, example):
+    def preprocessing_state(self) -> dict:
+        return {
+            "channels": self.channels_,
+            "views": self.views_,
+            "size": list(self.size_) if self.size_ else None,
+            "enhance": self.enhance_,
+            "mean": self.mean_,
+        }
+
+    def set_preprocessing_state(self, state: dict) -> None:
+        self.channels_, self.views_ = state["channels"], int(state["views"])
+        self.size_ = tuple(state["size"]) if state["size"] else None
+        self.enhance_, self.mean_ = state["enhance"], state["mean"]
+
+    def initial_weights(self, backbone) -> None:
+        if self.params.weights:
+            load_weights(backbone, Path(self.params.weights))
+
+    def new_backbone(self, example):
         import torch
 
         spatial_dims = example.ndim - 2
         in_channels = int(example.shape[1])
         net = build_backbone(self.arch, spatial_dims, in_channels, self.params.widen_factor)
-        if self.params.weights:
-            load_weights(net, Path(self.params.weights))
         net.eval()
         with torch.no_grad():
             dim = int(net(example[:1].float()).shape[1])
@@ -181,24 +198,25 @@ def load_weights(net, path: Path) -> None:
     """Load weights into ``net`` (matching names and shapes only); a useless file is an error.
 
     ``path`` is a state dict (``models/<modality>-<encoder>.pt`` of an earlier run, or any
-    local file), or a cell checkpoint (``checkpoints/<cell>.pt``, written with
-    ``output.checkpoints: true``) whose first backbone is used: pretrain on one data set,
-    fine-tune on another.
+    local file), or a cell's kept model (``models/cells/<cell>/``) whose first network is
+    used: pretrain on one data set, fine-tune on another. Read with ``weights_only=True``.
     """
     import torch
 
+    if path.is_dir() and (path / "tensors.pt").is_file():
+        path = path / "tensors.pt"  # a kept model of a cell (models/cells/<cell>/)
     if not path.is_file():
         raise DataError(f"{path}: weights file not found (encoder params.weights)")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:
-        try:  # a fusionkit checkpoint: a pickle of the fitted method (load only your own)
-            state = torch.load(path, map_location="cpu", weights_only=False)
-        except Exception as exc:
-            raise DataError(f"{path}: cannot load weights: {str(exc).splitlines()[0]}") from None
-    if isinstance(state, dict) and "model" in state and hasattr(state["model"], "model_"):
-        state = state["model"].model_.backbones[0].state_dict()
+    except Exception as exc:
+        raise DataError(f"{path}: cannot load weights: {str(exc).splitlines()[0]}") from None
     state = state.get("state_dict", state) if isinstance(state, dict) else state
+    for marker in (".backbones.0.", ".backbone."):  # the first network of a kept cell model
+        found = {k.split(marker, 1)[1]: v for k, v in state.items() if marker in k}
+        if found:
+            state = found
+            break
     own = net.state_dict()
     usable = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
     if not usable:
@@ -236,4 +254,5 @@ def register_encoders(register):
             params=CNNParams,
             description=f"{text} (MONAI), 2D or 3D, any channels; trained with a class head.",
             modalities=("image",),
+            tags=Tags(trainable_backbone=True),
         )

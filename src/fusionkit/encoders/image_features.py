@@ -179,6 +179,12 @@ class ImageFeatures:
             values.append(v)
         return names, np.concatenate(values)
 
+    def get_state(self) -> dict:
+        return {"views": self.views_, "feature_names": list(self.feature_names_)}
+
+    def set_state(self, state: dict) -> None:
+        self.views_, self.feature_names_ = int(state["views"]), list(state["feature_names"])
+
     def fit(self, data: ImageData, y=None, ctx=None) -> ImageFeatures:
         self.views_ = max((len(v) for v in data.files.values()), default=1)
         first = next(iter(data.files.values()))

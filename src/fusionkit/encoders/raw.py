@@ -72,6 +72,17 @@ class RawEncoder:
         self.feature_names_ = [str(n) for n in self.transformer_.get_feature_names_out()]
         return self
 
+    def get_state(self) -> dict:
+        return {
+            "columns": self.columns_,
+            "feature_names": self.feature_names_,
+            "transformer": self.transformer_,
+        }
+
+    def set_state(self, state: dict) -> None:
+        self.columns_, self.feature_names_ = list(state["columns"]), list(state["feature_names"])
+        self.transformer_ = state["transformer"]
+
     def transform(self, data: TableData) -> np.ndarray:
         frame = _as_object_categories(data)[self.columns_]
         return np.asarray(self.transformer_.transform(frame), dtype=np.float32)

@@ -14,6 +14,7 @@ import itertools
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from fusionkit.api import Tags
 from fusionkit.data.modality import TableData
 from fusionkit.encoders.raw import RawEncoder, RawParams
 from fusionkit.encoders.torch_base import TorchEncoder
@@ -55,12 +56,19 @@ class MLPEncoder(TorchEncoder):
     def fit_preprocessing(self, data: TableData, y: np.ndarray) -> None:
         self.raw_ = RawEncoder(RawParams()).fit(data)
 
+    def preprocessing_state(self) -> dict:
+        return {"raw": self.raw_.get_state()}
+
+    def set_preprocessing_state(self, state: dict) -> None:
+        self.raw_ = RawEncoder(RawParams())
+        self.raw_.set_state(state["raw"])
+
     def to_tensor(self, data: TableData):
         import torch
 
         return torch.as_tensor(self.raw_.transform(data), dtype=torch.float32)
 
-    def make_backbone(self, example):
+    def new_backbone(self, example):
         sizes = [int(example.shape[1]), *self.params.hidden]
         return _stack(sizes, self.params.dropout), sizes[-1]
 
@@ -101,6 +109,7 @@ def register_encoders(register):
         params=MLPParams,
         description="Fully connected network (default 200-100-75) trained with a class head.",
         modalities=("table", "genotype"),
+        tags=Tags(trainable_backbone=True),
     )
     register(
         "denoising_autoencoder",
@@ -108,4 +117,5 @@ def register_encoders(register):
         params=DenoisingAutoencoderParams,
         description="Stacked denoising autoencoder: masked-input pretraining, then fine-tuning.",
         modalities=("table", "genotype"),
+        tags=Tags(trainable_backbone=True),
     )

@@ -20,6 +20,7 @@ from fusionkit.training.loop import (
     carve,
     predict_batches,
     seed_everything,
+    softmax,
     train_classifier,
 )
 
@@ -28,6 +29,7 @@ class TorchEncoder:
     """Base class of deep encoders (see module docstring)."""
 
     params: Any
+    device_: str = "cpu"
 
     @property
     def train_params(self) -> TrainParams:
@@ -37,12 +39,22 @@ class TorchEncoder:
     def fit_preprocessing(self, data: Any, y: np.ndarray) -> None:
         """Fit whatever turns data into tensors (on training data only)."""
 
+    def preprocessing_state(self) -> dict[str, Any]:
+        """What `fit_preprocessing` learnt, as plain state (`fusionkit.persist`)."""
+        return {}
+
+    def set_preprocessing_state(self, state: dict[str, Any]) -> None:
+        """Restore what `preprocessing_state` returned."""
+
     def to_tensor(self, data: Any):
         raise NotImplementedError
 
-    def make_backbone(self, example) -> tuple[Any, int]:
-        """A fresh backbone for inputs like ``example`` and its embedding size."""
+    def new_backbone(self, example) -> tuple[Any, int]:
+        """A freshly initialised backbone for inputs like ``example`` and its embedding size."""
         raise NotImplementedError
+
+    def initial_weights(self, backbone) -> None:
+        """Load starting weights into a new backbone before training (e.g. transfer learning)."""
 
     def pretrain(self, backbone, x_fit, x_val, ctx: FitContext) -> None:
         """An optional unsupervised phase before supervised training."""
@@ -52,6 +64,12 @@ class TorchEncoder:
         return None
 
     # -- shared ----------------------------------------------------------------------------------
+    def make_backbone(self, example) -> tuple[Any, int]:
+        """The backbone training starts from: `new_backbone` with its `initial_weights`."""
+        backbone, dim = self.new_backbone(example)
+        self.initial_weights(backbone)
+        return backbone, dim
+
     def fit(
         self,
         data: Any,
@@ -83,21 +101,43 @@ class TorchEncoder:
             ctx,
             augment=self.augmenter(ctx),
         )
-        self.backbone_ = backbone.cpu().eval()
-        self.head_ = model[1].cpu().eval()
+        self.input_shape_ = [int(v) for v in x.shape[1:]]
+        self.n_classes_ = ctx.n_classes
+        self.device_ = ctx.device
+        self.backbone_, self.head_ = backbone.eval(), model[1].eval()
         return self
 
     def transform(self, data: Any) -> np.ndarray:
         x = self.to_tensor(data)
-        return predict_batches(self.backbone_, [x], 64, "cpu").astype(np.float32)
+        return predict_batches(self.backbone_, [x], 64, self.device_).astype(np.float32)
 
     def predict_proba(self, data: Any) -> np.ndarray:
         """Class probabilities of the trained backbone + head (the single-modality deep model)."""
-        import torch
+        from torch import nn
 
         x = self.to_tensor(data)
+        model = nn.Sequential(self.backbone_, self.head_)
+        return predict_batches(model, [x], 64, self.device_, post=softmax)
 
-        def forward(t):
-            return torch.softmax(self.head_(self.backbone_(t)), dim=1)
+    # -- kept state ------------------------------------------------------------------------------
+    def get_state(self) -> dict[str, Any]:
+        return {
+            "preprocessing": self.preprocessing_state(),
+            "input_shape": self.input_shape_,
+            "n_classes": self.n_classes_,
+            "backbone": self.backbone_.state_dict(),
+            "head": self.head_.state_dict(),
+        }
 
-        return predict_batches(forward, [x], 64, "cpu")
+    def set_state(self, state: dict[str, Any]) -> None:
+        import torch
+        from torch import nn
+
+        self.set_preprocessing_state(state["preprocessing"])
+        self.input_shape_ = [int(v) for v in state["input_shape"]]
+        self.n_classes_ = int(state["n_classes"])
+        backbone, dim = self.new_backbone(torch.zeros((2, *self.input_shape_)))
+        backbone.load_state_dict(state["backbone"])
+        head = nn.Linear(dim, self.n_classes_)
+        head.load_state_dict(state["head"])
+        self.backbone_, self.head_, self.device_ = backbone.eval(), head.eval(), "cpu"

@@ -1,9 +1,12 @@
-"""Run one cell: select its subjects, gather their features, fit on training, score the test.
+"""A cell in two steps: fit on the training part -> a `FittedCell`; evaluate it on the test part
+under a named variant -> a `CellResult`.
 
-Training subjects are the fold's training part (the whole cohort for the external test); test
-subjects are the fold's test part (the external cohort). ``missing: complete_case`` keeps the
-subjects having every modality of the scenario; ``missing: available`` keeps those having at
-least one, and the strategy sees which are absent.
+Training subjects are the fold's training part (the whole cohort for the external test and for
+a final model); test subjects are the fold's test part (the external cohort). ``missing:
+complete_case`` keeps the subjects having every modality of the scenario; ``missing:
+available`` keeps those having at least one, and the strategy sees which are absent. Encoder
+outputs reach a cell by value (``embeddings``: task name -> (ids, rows)), so a cell runs
+wherever its executor puts it.
 """
 
 from __future__ import annotations
@@ -14,45 +17,61 @@ from typing import Any
 import numpy as np
 
 from fusionkit import __version__
-from fusionkit.config import ClassifierSpec, MethodSpec
+from fusionkit.config import ClassifierSpec, MethodSpec, spec_data, spec_identity
 from fusionkit.data.cohort import Cohort
-from fusionkit.experiment.features import EncoderTask, load_embeddings
+from fusionkit.experiment.features import EncoderTask
 from fusionkit.experiment.metrics import compute_metrics
 from fusionkit.experiment.planner import Cell, method_encoders
+from fusionkit.experiment.records import (
+    PLAIN,
+    CellOutcome,
+    CellResult,
+    FittedCell,
+    Predictions,
+    TrainingHistory,
+)
 from fusionkit.experiment.state import RunState, digest, spec_payload
 from fusionkit.fusion.base import FusionInput
 from fusionkit.fusion.feature_level import FeatureLevel, FeatureLevelParams
 
+Embeddings = dict[str, tuple[np.ndarray, np.ndarray]]
+
 
 def fold_key(cell: Cell) -> str:
-    return "all" if cell.split == "external" else f"r{cell.repeat}f{cell.fold}"
+    return f"r{cell.repeat}f{cell.fold}" if cell.split == "cv" else "all"
+
+
+def cell_encoders(state: RunState, cell: Cell) -> list[EncoderTask]:
+    """The encoder of each modality of the cell, for its fold."""
+    specs = method_encoders(state.method(cell.method), state.config, cell.scenario)
+    assert not isinstance(specs, str)
+    return [EncoderTask(m, spec, fold_key(cell)) for m, spec in specs.items()]
 
 
 def cell_tasks(state: RunState, cell: Cell) -> list[EncoderTask]:
     """The encoder outputs a cell needs (none for a method training its encoders end to end)."""
     method = state.method(cell.method)
-    if getattr(method.resolved_params, "end_to_end", False):
+    if method.component.tags(method.resolved_params).trains_encoders:
         return []
-    specs = method_encoders(method, state.config, cell.scenario)
-    assert not isinstance(specs, str)
-    return [EncoderTask(m, spec, fold_key(cell)) for m, spec in specs.items()]
+    return cell_encoders(state, cell)
 
 
 def cell_key(state: RunState, cell: Cell) -> str:
+    """Identity of a fitted cell: everything that changes its fit (not which metrics are
+    reported, nor where it ran)."""
     method = state.method(cell.method)
-    tasks = cell_tasks(state, cell)
+    tasks = cell_encoders(state, cell)
     return digest(
         [
             __version__,
             state.config.seed,
             cell.id,
             spec_payload(method),
-            [spec_payload(t.spec) for t in tasks],
+            spec_identity(method),
+            [[spec_payload(t.spec), spec_identity(t.spec)] for t in tasks],
             state.folds_key,
-            # what changes a cell's fit or predictions; not which metrics are reported
             state.config.evaluation.model_dump(mode="json", exclude={"metrics", "external"}),
             state.config.runtime.threads,
-            state.config.output.checkpoints,
             sorted(state.fingerprints.items()),
         ]
     )
@@ -62,9 +81,21 @@ def build_method(method: MethodSpec) -> Any:
     """The fusion object of a method; a classifier becomes feature-level fusion of raw columns."""
     if method.component.kind != "classifier":
         return method.build()
+    return FeatureLevel(FeatureLevelParams(features="raw", classifier=as_classifier(method)))
+
+
+def as_classifier(method: MethodSpec) -> ClassifierSpec:
     spec = ClassifierSpec(type=method.type, params=method.params)
     spec._component, spec._params = method.component, method.resolved_params
-    return FeatureLevel(FeatureLevelParams(features="raw", classifier=spec))
+    return spec
+
+
+def method_data(method: MethodSpec) -> tuple[str, dict]:
+    """(kind, spec data) that rebuilds the fitted object of a method from its kept state."""
+    if method.component.kind != "classifier":
+        return "fusion", spec_data(method)
+    params = {"features": "raw", "classifier": spec_data(as_classifier(method))}
+    return "fusion", {"type": "feature_level", "params": params}
 
 
 def _subjects(cohort: Cohort, positions: np.ndarray, scenario, policy: str) -> np.ndarray:
@@ -73,114 +104,148 @@ def _subjects(cohort: Cohort, positions: np.ndarray, scenario, policy: str) -> n
     return positions[keep]
 
 
-def _inputs(
+def make_inputs(
     cohort: Cohort,
     positions: np.ndarray,
     tasks: list[EncoderTask],
-    embeddings: dict[str, dict[str, np.ndarray]],
-    prefix: str,
+    embeddings: Embeddings,
+    prefix: str = "",
 ) -> FusionInput:
+    """The `FusionInput` of some subjects of ``cohort`` (external ones looked up with
+    ``prefix``); modalities whose encoder output is not given carry only their data."""
     ids = [cohort.ids[p] for p in positions]
     features, available, data = {}, {}, {}
     for task in tasks:
         m = task.modality
         has = cohort.available[m].to_numpy()[positions]
-        table = embeddings.get(m)  # None: the method trains this encoder itself
-        dim = len(next(iter(table.values()))) if table else 1
-        block = np.full((len(ids), dim), np.nan, dtype=np.float32)
-        for row, (subject, present) in enumerate(zip(ids, has, strict=True)):
-            if present and table is not None:
-                block[row] = table[prefix + subject]
+        stored = embeddings.get(task.name)
+        if stored is not None:
+            row_of = {s: i for i, s in enumerate(stored[0].tolist())}
+            block = np.full((len(ids), stored[1].shape[1]), np.nan, dtype=np.float32)
+            rows = [(r, row_of[prefix + s]) for r, (s, h) in enumerate(zip(ids, has, strict=True)) if h]
+            if rows:
+                block[[r for r, _ in rows]] = stored[1][[i for _, i in rows]]
+        else:  # the method trains this encoder itself
+            block = np.full((len(ids), 1), np.nan, dtype=np.float32)
         features[m], available[m] = block, has
         data[m] = cohort.modalities[m].subset([i for i, h in zip(ids, has, strict=True) if h])
     return FusionInput(ids, features, available, data, {t.modality: t.spec for t in tasks})
 
 
-def checkpoint_file(state: RunState, cell: Cell):
-    return state.run_dir / "checkpoints" / f"{cell.id}.pt"
-
-
-def save_checkpoint(state: RunState, cell: Cell, model: Any) -> None:
-    """The fitted model of a cell with what it needs to predict (a pickle, like a saved
-    scikit-learn model: load only checkpoints you made)."""
-    import io
-
-    import torch
-
-    from fusionkit.experiment.store import write_atomic
-
-    buffer = io.BytesIO()
-    torch.save(
-        {
-            "model": model,
-            "classes": state.cohort.classes,
-            "scenario": list(cell.scenario),
-            "method": cell.method,
-            "cell": cell.id,
-        },
-        buffer,
-    )
-    write_atomic(checkpoint_file(state, cell), buffer.getvalue())
-
-
-def run_cell(state: RunState, cell: Cell) -> dict:
-    """Fit and score one cell; returns the payload written to ``cells/<id>.json``."""
-    start = time.perf_counter()
+def _train_test(state: RunState, cell: Cell) -> tuple[np.ndarray, np.ndarray, Cohort, str]:
+    """(training positions, test positions, test cohort, id prefix of the test cohort)."""
     policy = state.config.evaluation.missing
     cohort = state.cohort
+    everyone = np.arange(len(cohort.ids))
+    if cell.split == "final":
+        return _subjects(cohort, everyone, cell.scenario, policy), everyone[:0], cohort, ""
     if cell.split == "external":
         assert state.external is not None
-        test_cohort = state.external
-        train = _subjects(cohort, np.arange(len(cohort.ids)), cell.scenario, policy)
-        test = _subjects(test_cohort, np.arange(len(test_cohort.ids)), cell.scenario, policy)
-        prefix = "external:"
-    else:
-        fold = state.fold(fold_key(cell))
-        assert fold is not None
-        test_cohort = cohort
-        train = _subjects(cohort, fold.train, cell.scenario, policy)
-        test = _subjects(cohort, fold.test, cell.scenario, policy)
-        prefix = ""
+        ext = state.external
+        test = _subjects(ext, np.arange(len(ext.ids)), cell.scenario, policy)
+        return _subjects(cohort, everyone, cell.scenario, policy), test, ext, "external:"
+    fold = state.fold(fold_key(cell))
+    assert fold is not None
+    train = _subjects(cohort, fold.train, cell.scenario, policy)
+    return train, _subjects(cohort, fold.test, cell.scenario, policy), cohort, ""
+
+
+def fit_cell(state: RunState, cell: Cell, embeddings: Embeddings) -> FittedCell:
+    """Fit the cell's method on its training subjects only."""
+    train, _, _, _ = _train_test(state, cell)
+    cohort = state.cohort
+    tasks = cell_encoders(state, cell)
     method = state.method(cell.method)
-    specs = method_encoders(method, state.config, cell.scenario)
-    assert not isinstance(specs, str)
-    tasks = [EncoderTask(m, spec, fold_key(cell)) for m, spec in specs.items()]
-    cached = {t.name for t in cell_tasks(state, cell)}
-    embeddings = {t.modality: load_embeddings(state, t) for t in tasks if t.name in cached}
-    train_in = _inputs(cohort, train, tasks, embeddings, "")
-    test_in = _inputs(test_cohort, test, tasks, embeddings, prefix)
-    model = build_method(state.method(cell.method))
-    model.fit(train_in, cohort.y[train], state.ctx.derive("cell", cell.id))
-    proba = np.asarray(model.predict_proba(test_in), dtype=np.float64)
-    y_test = test_cohort.y[test]
-    metrics, per_class = compute_metrics(y_test, proba, len(cohort.classes))
-    if state.config.output.checkpoints:
-        save_checkpoint(state, cell, model)
+    model = build_method(method)
+    model.fit(
+        make_inputs(cohort, train, tasks, embeddings),
+        cohort.y[train],
+        state.ctx.derive("cell", cell.id),
+    )
     history = getattr(model, "history_", None)
-    return {
-        "history": None
-        if history is None
-        else {
-            "train_loss": history.train_loss,
-            "val_loss": history.val_loss,
-            "val_accuracy": history.val_accuracy,
-            "best_epoch": history.best_epoch,
-        },
-        "id": cell.id,
+    kind, spec = method_data(method)
+    stored = {t.name for t in cell_tasks(state, cell)}
+    modalities = {}
+    for t in tasks:
+        data = cohort.modalities[t.modality]
+        modalities[t.modality] = {
+            "kind": state.config.data.modalities[t.modality].kind,
+            "columns": [str(c) for c in getattr(data, "columns", [])],
+            "categorical": list(getattr(data, "categorical", [])),
+            "encoder": spec_data(t.spec),
+            "encoder_task": t.name if t.name in stored else None,
+        }
+    meta = {
+        "cell": cell.id,
         "key": cell_key(state, cell),
         "scenario": list(cell.scenario),
         "method": cell.method,
+        "method_kind": kind,
+        "method_spec": spec,
         "split": cell.split,
-        "repeat": cell.repeat,
-        "fold": cell.fold,
+        "classes": list(state.cohort.classes),
         "n_train": len(train),
-        "n_test": len(test),
-        "metrics": metrics,
-        "per_class": {cohort.classes[int(c)]: v for c, v in per_class.items()},
-        "predictions": {
-            "ids": test_in.ids,
-            "y_true": y_test.tolist(),
-            "proba": np.round(proba, 6).tolist(),
-        },
-        "seconds": time.perf_counter() - start,
+        "modalities": modalities,
     }
+    return FittedCell(meta, model, _history(history))
+
+
+def _history(history: Any) -> TrainingHistory | None:
+    if history is None:
+        return None
+    return TrainingHistory(
+        train_loss=history.train_loss,
+        val_loss=history.val_loss,
+        val_accuracy=history.val_accuracy,
+        best_epoch=history.best_epoch,
+    )
+
+
+def evaluate(
+    state: RunState,
+    cell: Cell,
+    fitted: FittedCell,
+    embeddings: Embeddings,
+    variant: str = PLAIN,
+) -> CellResult:
+    """Score a fitted cell on its test part; ``variant`` names how the test part is presented
+    (only ``plain`` so far: as it is)."""
+    if variant != PLAIN:
+        raise ValueError(f"unknown evaluation variant {variant!r}")
+    start = time.perf_counter()
+    train, test, test_cohort, prefix = _train_test(state, cell)
+    test_in = make_inputs(test_cohort, test, cell_encoders(state, cell), embeddings, prefix)
+    proba = np.asarray(fitted.model.predict_proba(test_in), dtype=np.float64)
+    y_test = test_cohort.y[test]
+    classes = state.cohort.classes
+    metrics, per_class = compute_metrics(y_test, proba, len(classes))
+    return CellResult(
+        id=cell.id,
+        key=fitted.meta["key"],
+        variant=variant,
+        scenario=list(cell.scenario),
+        method=cell.method,
+        split=cell.split,  # type: ignore[arg-type]
+        repeat=cell.repeat,
+        fold=cell.fold,
+        n_train=len(train),
+        n_test=len(test),
+        metrics=metrics,
+        per_class={classes[int(c)]: v for c, v in per_class.items()},
+        predictions=Predictions(
+            ids=test_in.ids, y_true=y_test.tolist(), proba=np.round(proba, 6).tolist()
+        ),
+        history=fitted.history,
+        seconds=time.perf_counter() - start,
+    )
+
+
+def run_cell(state: RunState, cell: Cell, embeddings: Embeddings) -> CellOutcome:
+    """Fit, then evaluate the plain variant (a final model is only fitted)."""
+    start = time.perf_counter()
+    fitted = fit_cell(state, cell, embeddings)
+    if cell.split == "final":
+        return CellOutcome(fitted, None)
+    result = evaluate(state, cell, fitted, embeddings)
+    result.seconds = time.perf_counter() - start
+    return CellOutcome(fitted, result)

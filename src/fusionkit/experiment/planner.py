@@ -1,7 +1,10 @@
-"""Expand a config into cells: scenario (modality subset) x method x fold, plus external test.
+"""Expand a config into cells: scenario (modality subset) x method x fold, plus external test,
+plus the final models (``output.final_models``: fitted on every subject, nothing to test).
 
 A cell is the unit of work: it fits on its fold's training part only, predicts its test part,
 and is written on its own, so a run can resume, re-render or be farmed out cell by cell.
+What a method can take is read from its declared tags (`fusionkit.api.Tags`) and modality
+kinds, never from its parameter names.
 """
 
 from __future__ import annotations
@@ -15,25 +18,28 @@ from fusionkit.config import (
     EncoderSpec,
     ExperimentConfig,
     MethodSpec,
+    parse_scenario,
     resolved,
     scenario_name,
 )
+from fusionkit.errors import ConfigError
 
 
 @dataclass(frozen=True)
 class Cell:
-    """One fit-and-predict: a scenario, a method and a fold (or the external test set)."""
+    """One fit-and-predict: a scenario, a method and a fold (or the external test set, or the
+    final model fitted on all subjects)."""
 
     scenario: tuple[str, ...]
     method: str
-    split: Literal["cv", "external"]
+    split: Literal["cv", "external", "final"]
     repeat: int = 0
     fold: int = 0
 
     @property
     def id(self) -> str:
         """A stable, file-name-safe identifier."""
-        where = "external" if self.split == "external" else f"r{self.repeat}f{self.fold}"
+        where = self.split if self.split != "cv" else f"r{self.repeat}f{self.fold}"
         return f"{scenario_name(self.scenario)}__{self.method}__{where}"
 
 
@@ -49,8 +55,22 @@ class Plan:
     skipped: list[tuple[str, str, str]] = field(default_factory=list)
 
     def cells_for(self, scenario: tuple[str, ...], method: str) -> list[Cell]:
-        """The cells of one scenario x method pair."""
-        return [c for c in self.cells if c.scenario == scenario and c.method == method]
+        """The evaluated cells of one scenario x method pair."""
+        return [
+            c
+            for c in self.cells
+            if c.scenario == scenario and c.method == method and c.split != "final"
+        ]
+
+    @property
+    def evaluated(self) -> list[Cell]:
+        """Cells that are scored (cross-validation and external test)."""
+        return [c for c in self.cells if c.split != "final"]
+
+    @property
+    def finals(self) -> list[Cell]:
+        """Final models: fitted on every subject, kept for `fusionkit predict`."""
+        return [c for c in self.cells if c.split == "final"]
 
 
 @functools.cache
@@ -64,33 +84,36 @@ def method_encoders(
 ) -> dict[str, EncoderSpec] | str:
     """The encoder each modality of ``scenario`` goes through for ``method``, or why none can.
 
-    A classifier used as a method, and a fusion with ``features: raw``, take each modality's
-    own features: ``data.modalities.<m>.features``, by default the ``raw`` encoder (a table's
-    columns) or ``image_features`` (handcrafted features of an image); otherwise each modality
-    goes through its ``encoders`` entry.
+    A method whose tags say ``needs_embeddings`` or ``trains_encoders`` takes each modality
+    through its ``encoders`` entry; any other (a classifier used as a method, a fusion of
+    ``features: raw``) takes the modality's own features: ``data.modalities.<m>.features``, by
+    default the ``raw`` encoder (a table's columns) or ``image_features`` (an image's
+    handcrafted features).
     """
     component = method.component
-    if component.kind == "classifier":
-        choice = "raw"
-    else:
-        choice = getattr(method.resolved_params, "features", "encoded")
+    tags = component.tags(method.resolved_params)
+    encoded = tags.needs_embeddings or tags.trains_encoders
     out: dict[str, EncoderSpec] = {}
     for m in scenario:
         modality = config.data.modalities[m]
         kind = modality.kind
-        if choice == "raw":
+        if not component.accepts(kind):
+            accepted = ", ".join(sorted(component.modalities))
+            return f"{component.kind} {method.type!r} does not accept {kind} data ({accepted})"
+        if not encoded:
             spec = modality.features or default_features(kind)
         elif m in config.encoders:
             spec = config.encoders[m]
         else:
             return f"no encoder for {m!r} in `encoders`"
         if not spec.component.accepts(kind):
-            what = f"features {spec.type!r}" if choice == "raw" else f"encoder {spec.type!r}"
+            what = f"encoder {spec.type!r}" if encoded else f"features {spec.type!r}"
             return f"{what} cannot take {kind} data"
-        end_to_end = getattr(method.resolved_params, "end_to_end", False)
-        if end_to_end and not hasattr(spec.component.factory, "make_backbone"):
-            return f"end_to_end needs a network to train; encoder {spec.type!r} is not one"
+        if tags.trains_encoders and not spec.component.tags(spec.resolved_params).trainable_backbone:
+            return f"trains encoders end to end; encoder {spec.type!r} has no trainable network"
         out[m] = spec
+    if config.evaluation.missing == "available" and len(scenario) > 1 and not tags.handles_missing:
+        return "cannot take a subject missing a modality (evaluation.missing: available)"
     return out
 
 
@@ -118,4 +141,13 @@ def make_plan(config: ExperimentConfig) -> Plan:
                 plan.cells.append(Cell(scenario, method.label, "cv", repeat, fold))
             if external:
                 plan.cells.append(Cell(scenario, method.label, "external"))
+    for i, final in enumerate(config.output.final_models):
+        wanted = set(parse_scenario(final.scenario))
+        scenario = next(s for s in plan.scenarios if set(s) == wanted)
+        if not plan.cells_for(scenario, final.method):
+            raise ConfigError(
+                f"{config.source}: output.final_models[{i}]: {final.method} is not run on "
+                f"{final.scenario} (see the plan's skipped pairs)"
+            )
+        plan.cells.append(Cell(scenario, final.method, "final"))
     return plan

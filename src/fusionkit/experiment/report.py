@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from fusionkit.config import scenario_name
+from fusionkit.experiment.records import CellResult
 
 
 def _headline(state) -> str:
@@ -29,16 +30,16 @@ def _headline(state) -> str:
 
 def _fold_values(payloads, scenario: str, method: str, metric: str) -> dict[tuple, float]:
     return {
-        (p["repeat"], p["fold"]): p["metrics"].get(metric)
+        (p.repeat, p.fold): p.metrics.get(metric)
         for p in payloads
-        if p["split"] == "cv"
-        and scenario_name(p["scenario"]) == scenario
-        and p["method"] == method
-        and p["metrics"].get(metric) is not None
+        if p.split == "cv"
+        and scenario_name(p.scenario) == scenario
+        and p.method == method
+        and p.metrics.get(metric) is not None
     }
 
 
-def paired_test(state, summary: pd.DataFrame, payloads: list[dict]) -> dict | None:
+def paired_test(state, summary: pd.DataFrame, payloads: list[CellResult]) -> dict | None:
     """Best fusion vs best single modality on the headline metric, over shared folds."""
     from scipy import stats
 
@@ -84,7 +85,7 @@ def paired_test(state, summary: pd.DataFrame, payloads: list[dict]) -> dict | No
     }
 
 
-def _plots(state, summary: pd.DataFrame, payloads: list[dict], folder: Path) -> list[str]:
+def _plots(state, summary: pd.DataFrame, payloads: list[CellResult], folder: Path) -> list[str]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -148,27 +149,27 @@ def _plots(state, summary: pd.DataFrame, payloads: list[dict], folder: Path) -> 
         curves = [
             p
             for p in payloads
-            if p.get("history")
-            and p["history"]["train_loss"]
-            and p["method"] == best.method
-            and scenario_name(p["scenario"]) == best.scenario
+            if p.history is not None
+            and p.history.train_loss
+            and p.method == best.method
+            and scenario_name(p.scenario) == best.scenario
         ]
         if curves:
-            history = curves[0]["history"]
+            history = curves[0].history
             fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.6))
-            epochs = np.arange(1, len(history["train_loss"]) + 1)
-            left.plot(epochs, history["train_loss"], label="training")
-            if history["val_loss"]:
-                left.plot(epochs, history["val_loss"], label="validation")
-                right.plot(epochs, history["val_accuracy"], color="tab:green")
+            epochs = np.arange(1, len(history.train_loss) + 1)
+            left.plot(epochs, history.train_loss, label="training")
+            if history.val_loss:
+                left.plot(epochs, history.val_loss, label="validation")
+                right.plot(epochs, history.val_accuracy, color="tab:green")
                 for ax in (left, right):
-                    ax.axvline(history["best_epoch"] + 1, color="grey", linestyle=":")
+                    ax.axvline(history.best_epoch + 1, color="grey", linestyle=":")
             left.set(xlabel="epoch", ylabel="loss", title="loss")
             right.set(
                 xlabel="epoch", ylabel="accuracy", title="validation accuracy", ylim=(0, 1.05)
             )
             left.legend()
-            fig.suptitle(f"{curves[0]['id']} (dotted: the kept epoch)", fontsize=9)
+            fig.suptitle(f"{curves[0].id} (dotted: the kept epoch)", fontsize=9)
             fig.tight_layout()
             fig.savefig(folder / "training.png", dpi=110)
             plt.close(fig)
@@ -181,13 +182,13 @@ def _oof(payloads, scenario: str, method: str) -> tuple[np.ndarray, np.ndarray]:
     ys, ps = [], []
     for p in payloads:
         if (
-            p["split"] == "cv"
-            and p["repeat"] == 0
-            and p["method"] == method
-            and scenario_name(p["scenario"]) == scenario
+            p.split == "cv"
+            and p.repeat == 0
+            and p.method == method
+            and scenario_name(p.scenario) == scenario
         ):
-            ys += p["predictions"]["y_true"]
-            ps += p["predictions"]["proba"]
+            ys += p.predictions.y_true
+            ps += p.predictions.proba
     return np.array(ys, dtype=int), np.array(ps, dtype=float).reshape(len(ys), -1)
 
 
@@ -198,7 +199,9 @@ def _table(state, summary: pd.DataFrame) -> pd.DataFrame:
     """The report's table: headline metrics only (every metric is in summary.csv)."""
     metrics = [m for m in state.config.evaluation.metrics if m in REPORT_METRICS]
     metrics = metrics or state.config.evaluation.metrics[:4]
-    out = summary[["scenario", "method", "n_subjects"]].copy()
+    out = summary.reindex(columns=["scenario", "method", "n_subjects"]).copy()
+    if summary.empty:
+        return out
     for metric in metrics:
         mean, sd = summary[f"{metric}_mean"], summary[f"{metric}_std"]
         out[metric] = [
@@ -220,12 +223,18 @@ def _markdown(frame: pd.DataFrame) -> str:
 
 
 def write_report(
-    state, summary: pd.DataFrame, payloads: list[dict], features: dict[str, list[str]] | None = None
+    state,
+    run_dir: Path,
+    summary: pd.DataFrame,
+    payloads: list[CellResult],
+    features: dict[str, list[str]] | None = None,
+    failures: dict | None = None,
 ) -> None:
+    """report.md and report.html (with figures/) of the finished cells; failed cells listed."""
     from fusionkit.experiment.store import write_atomic
 
-    run_dir = state.run_dir
-    figures = _plots(state, summary, payloads, run_dir / "figures")
+    failures = failures or {}
+    figures = _plots(state, summary, payloads, run_dir / "figures") if payloads else []
     test = paired_test(state, summary, payloads)
     table = _table(state, summary)
     ev = state.config.evaluation
@@ -247,7 +256,7 @@ def write_report(
         "",
         "## Summary (mean ± sd over folds; ext. = external test set)",
         "",
-        _markdown(table),
+        _markdown(table) if len(table) else "No cell finished: see the failures below.",
         "",
     ]
     if test:
@@ -281,6 +290,10 @@ def write_report(
             shown = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
             lines.append(f"- {key}: {len(names)} features ({shown}); all in `manifest.json`")
         lines.append("")
+    if failures:
+        lines += ["## Failed", ""]
+        lines += [f"- {name}: {f.message}" for name, f in failures.items()]
+        lines.append("")
     if state.plan.skipped:
         lines += ["## Not run", ""]
         lines += [f"- {s} x {m}: {why}" for s, m, why in state.plan.skipped]
@@ -298,7 +311,7 @@ def write_report(
         body.append(f"<h2>Best fusion vs best single modality</h2><p>{html.escape(sentence)}</p>")
     for name in figures:
         body.append(f'<p><img src="figures/{name}" alt="{name}" style="max-width:100%"></p>')
-    for heading in ("## Named features", "## Not run"):
+    for heading in ("## Failed", "## Named features", "## Not run"):
         if heading in lines:
             start = lines.index(heading) + 2
             items = []

@@ -16,6 +16,7 @@ import pandas as pd
 
 from fusionkit import __version__
 from fusionkit.config import scenario_name
+from fusionkit.experiment.records import CellResult
 from fusionkit.experiment.store import write_atomic, write_json
 
 
@@ -23,29 +24,21 @@ def _fmt(value: float | None) -> str:
     return "" if value is None or not np.isfinite(value) else f"{value:.6f}"
 
 
-def collect(outcome) -> list[dict]:
-    """The stored payloads of every planned cell that finished (in plan order)."""
-    from fusionkit.experiment.runner import finished
-
-    state = outcome.state
-    return [p for c in state.plan.cells if (p := finished(state, c)) is not None]
-
-
-def results_frame(state, payloads: list[dict]) -> pd.DataFrame:
+def results_frame(state, payloads: list[CellResult]) -> pd.DataFrame:
     metrics = state.config.evaluation.metrics
     n_folds = state.config.evaluation.cv_folds
     rows = []
     for p in payloads:
-        fold = "external" if p["split"] == "external" else str(p["repeat"] * n_folds + p["fold"])
+        fold = "external" if p.split == "external" else str(p.repeat * n_folds + p.fold)
         for metric in metrics:
             rows.append(
                 (
-                    scenario_name(p["scenario"]),
-                    p["method"],
+                    scenario_name(p.scenario),
+                    p.method,
                     fold,
-                    p["split"],
+                    p.split,
                     metric,
-                    p["metrics"].get(metric),
+                    p.metrics.get(metric),
                 )
             )
     return pd.DataFrame(rows, columns=["scenario", "method", "fold", "split", "metric", "value"])
@@ -80,19 +73,19 @@ def summary_frame(state, results: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def predictions_frame(state, payloads: list[dict]) -> pd.DataFrame:
+def predictions_frame(state, payloads: list[CellResult]) -> pd.DataFrame:
     classes = state.cohort.classes
     rows = []
     for p in payloads:
-        pred = p["predictions"]
-        for subject, y, proba in zip(pred["ids"], pred["y_true"], pred["proba"], strict=True):
+        pred = p.predictions
+        for subject, y, proba in zip(pred.ids, pred.y_true, pred.proba, strict=True):
             rows.append(
                 [
-                    scenario_name(p["scenario"]),
-                    p["method"],
-                    p["split"],
-                    p["repeat"],
-                    p["fold"],
+                    scenario_name(p.scenario),
+                    p.method,
+                    p.split,
+                    p.repeat,
+                    p.fold,
                     subject,
                     classes[y],
                     classes[int(np.argmax(proba))],
@@ -103,19 +96,19 @@ def predictions_frame(state, payloads: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns + [f"p_{c}" for c in classes])
 
 
-def per_class_frame(state, payloads: list[dict]) -> pd.DataFrame:
+def per_class_frame(state, payloads: list[CellResult]) -> pd.DataFrame:
     """Long table of per-class metrics: scenario, method, split, fold, class, metric, value."""
     n_folds = state.config.evaluation.cv_folds
     rows = []
     for p in payloads:
-        fold = "external" if p["split"] == "external" else str(p["repeat"] * n_folds + p["fold"])
-        for name, metrics in p["per_class"].items():
+        fold = "external" if p.split == "external" else str(p.repeat * n_folds + p.fold)
+        for name, metrics in p.per_class.items():
             for metric, value in metrics.items():
                 rows.append(
                     (
-                        scenario_name(p["scenario"]),
-                        p["method"],
-                        p["split"],
+                        scenario_name(p.scenario),
+                        p.method,
+                        p.split,
                         fold,
                         name,
                         metric,
@@ -144,13 +137,12 @@ def versions() -> dict[str, str]:
     return out
 
 
-def encoder_summary(state) -> tuple[dict[str, int], dict[str, list[str]], dict[str, float]]:
+def encoder_summary(state, store) -> tuple[dict[str, int], dict[str, list[str]], dict[str, float]]:
     """Encoder trainings vs uses, named output columns per modality/encoder, seconds per task.
 
     Each distinct encoder task's stored file is read once (its metadata only).
     """
     from fusionkit.experiment.cells import cell_tasks
-    from fusionkit.experiment.features import stored_meta
 
     tasks = [t for c in state.plan.cells for t in cell_tasks(state, c)]
     unique = {t.name: t for t in tasks}
@@ -162,7 +154,7 @@ def encoder_summary(state) -> tuple[dict[str, int], dict[str, list[str]], dict[s
     names: dict[str, list[str]] = {}
     seconds: dict[str, float] = {}
     for name, task in unique.items():
-        took, columns = stored_meta(state, task)
+        took, columns = store.encoder_meta(name)
         if took is not None:
             seconds[f"encoder:{name}"] = round(took, 3)
         if columns:
@@ -170,11 +162,28 @@ def encoder_summary(state) -> tuple[dict[str, int], dict[str, list[str]], dict[s
     return counts, names, seconds
 
 
+def components(state) -> list[dict[str, str]]:
+    """Every component the run uses, with the distribution and version that provided it."""
+    from fusionkit.config import spec_identity
+
+    config = state.config
+    specs = [*config.methods, *config.encoders.values(), config.runtime.executor]
+    for modality in config.data.modalities.values():
+        specs += [s for s in (modality.reader, modality.features) if s is not None]
+    from fusionkit.experiment.cells import cell_encoders
+
+    for c in state.plan.cells:
+        specs += [t.spec for t in cell_encoders(state, c)]
+    seen = {tuple(i) for s in specs for i in spec_identity(s)}
+    keys = ("kind", "name", "distribution", "version")
+    return [dict(zip(keys, i, strict=True)) for i in sorted(seen)]
+
+
 def write_outputs(outcome) -> dict[str, pd.DataFrame]:
     """Write every table, the manifest and the report for the run's finished cells."""
-    state = outcome.state
-    run_dir = state.run_dir
-    payloads = collect(outcome)
+    state, store = outcome.state, outcome.store
+    run_dir = store.root
+    payloads = outcome.results
     results = results_frame(state, payloads)
     summary = summary_frame(state, results)
     predictions = predictions_frame(state, payloads)
@@ -182,8 +191,8 @@ def write_outputs(outcome) -> dict[str, pd.DataFrame]:
     write_atomic(run_dir / "summary.csv", _csv(summary))
     write_atomic(run_dir / "predictions.csv", _csv(predictions))
     write_atomic(run_dir / "per_class.csv", _csv(per_class_frame(state, payloads)))
-    counts, names, seconds = encoder_summary(state)
-    cell_seconds = {f"cell:{p['id']}": round(p["seconds"], 3) for p in payloads}
+    counts, names, seconds = encoder_summary(state, store)
+    cell_seconds = {f"cell:{p.id}": round(p.seconds, 3) for p in payloads}
     write_json(
         run_dir / "manifest.json",
         {
@@ -194,7 +203,9 @@ def write_outputs(outcome) -> dict[str, pd.DataFrame]:
             "versions": versions(),
             "data_fingerprints": state.fingerprints,
             "cohort_notes": state.cohort.notes + state.cohort.warnings,
-            "cells": {"planned": len(state.plan.cells), "finished": len(payloads)},
+            "cells": {"planned": len(state.plan.evaluated), "finished": len(payloads)},
+            "final_models": [c.id for c in state.plan.finals],
+            "components": components(state),
             "skipped": [list(s) for s in state.plan.skipped],
             "encoders": counts,
             "feature_names": names,
@@ -203,12 +214,12 @@ def write_outputs(outcome) -> dict[str, pd.DataFrame]:
                 "cells_run": outcome.cells_run,
                 "cells_reused": outcome.cells_reused,
                 "encoder_trainings": outcome.encoder_trainings,
-                "failed": outcome.failures,
+                "failed": {name: f.message for name, f in outcome.failures.items()},
                 "seconds": round(outcome.seconds, 3),
             },
         },
     )
     from fusionkit.experiment.report import write_report
 
-    write_report(state, summary, payloads, names)
+    write_report(state, run_dir, summary, payloads, names, outcome.failures)
     return {"results": results, "summary": summary, "predictions": predictions}

@@ -53,7 +53,7 @@ class RunState:
     """A prepared run (see module docstring)."""
 
     config: ExperimentConfig
-    run_dir: Path
+    run_dir: Path | None  # None in a worker: workers never write the run directory
     cohort: Cohort
     external: Cohort | None
     folds: list[Fold]
@@ -70,7 +70,7 @@ class RunState:
         return next((f for f in self.folds if f"r{f.repeat}f{f.fold}" == key), None)
 
 
-def prepare(config: ExperimentConfig, run_dir: Path, verify: bool = True) -> RunState:
+def prepare(config: ExperimentConfig, run_dir: Path | None, verify: bool = True) -> RunState:
     """Load cohorts and folds and check them; raises `DataError` before anything is written."""
     cohort = load_cohort(config, verify=verify)
     evaluation = config.evaluation

@@ -1,4 +1,14 @@
-"""Files written atomically: a reader sees the old file or the new one, never half of one."""
+"""The run directory: one `RunStore` owns its paths; every file is written atomically (a
+reader sees the old file or the new one, never half of one).
+
+Layout::
+
+    cells/<cell>.json             CellResult of the plain evaluation (cells/<cell>@<variant>.json)
+    models/cells/<cell>/          the fitted cell (fusionkit.persist formats)
+    models/encoders/<task>/       the fitted encoder of an encoder task
+    models/<modality>-<enc>.pt    whole-cohort network state dict (transfer learning)
+    cache/encoders/<task>.npz     the task's embeddings of every subject
+"""
 
 from __future__ import annotations
 
@@ -9,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from fusionkit.experiment.records import PLAIN, CellResult, EncoderOutput, FittedCell
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -57,3 +69,128 @@ def _clean(value: Any) -> Any:
     if isinstance(value, float) and not np.isfinite(value):
         return None
     return value
+
+
+class RunStore:
+    """Reads and writes the run directory (see module docstring); only the driver writes."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    # -- cell results ----------------------------------------------------------------------
+    def result_file(self, cell_id: str, variant: str = PLAIN) -> Path:
+        name = cell_id if variant == PLAIN else f"{cell_id}@{variant}"
+        return self.root / "cells" / f"{name}.json"
+
+    def read_result(self, cell_id: str, key: str, variant: str = PLAIN) -> CellResult | None:
+        """The stored result if it is complete and was computed with the current ``key``."""
+        payload = read_json(self.result_file(cell_id, variant))
+        if not payload or payload.get("key") != key or payload.get("variant", PLAIN) != variant:
+            return None
+        try:
+            return CellResult.model_validate(payload)
+        except ValueError:
+            return None
+
+    def write_result(self, result: CellResult) -> None:
+        write_json(self.result_file(result.id, result.variant), result.model_dump(mode="json"))
+
+    # -- fitted cells ----------------------------------------------------------------------
+    def model_dir(self, cell_id: str) -> Path:
+        return self.root / "models" / "cells" / cell_id
+
+    def write_fitted(self, fitted: FittedCell) -> None:
+        from fusionkit.persist import save_state
+
+        state = {"meta": fitted.meta, "fusion": fitted.model.get_state()}
+        save_state(state, self.model_dir(fitted.meta["cell"]))
+
+    def fitted_key(self, cell_id: str) -> str | None:
+        """The key of a kept fitted cell (without loading its model), or None."""
+        payload = read_json(self.model_dir(cell_id) / "state.json")
+        try:
+            return payload["meta"]["key"]  # type: ignore[index]
+        except (TypeError, KeyError):
+            return None
+
+    def load_fitted(self, cell_id: str) -> FittedCell:
+        """A kept fitted cell, its method rebuilt through the registry (safe formats only)."""
+        from fusionkit.config import build_spec_data
+        from fusionkit.errors import DataError
+        from fusionkit.persist import load_state
+
+        folder = self.model_dir(cell_id)
+        if not (folder / "state.json").is_file():
+            raise DataError(f"{folder}: no kept model")
+        state = load_state(folder)
+        meta = state["meta"]
+        model = build_spec_data(meta["method_kind"], meta["method_spec"])
+        model.set_state(state["fusion"])
+        return FittedCell(meta, model)
+
+    # -- encoders ---------------------------------------------------------------------------
+    def encoder_file(self, task: str) -> Path:
+        return self.root / "cache" / "encoders" / f"{task}.npz"
+
+    def encoder_dir(self, task: str) -> Path:
+        return self.root / "models" / "encoders" / task
+
+    def encoder_key(self, task: str) -> str | None:
+        """The key a stored encoder task was computed with, or None."""
+        try:
+            with np.load(self.encoder_file(task)) as data:
+                return str(data["key"])
+        except Exception:
+            return None
+
+    def write_encoder(self, out: EncoderOutput) -> None:
+        from fusionkit.persist import save_state
+
+        if out.encoder is not None and hasattr(out.encoder, "get_state"):
+            save_state({"key": out.key, "encoder": out.encoder.get_state()}, self.encoder_dir(out.name))
+        write_npz(
+            self.encoder_file(out.name),
+            ids=np.array(out.ids, dtype=str),
+            z=np.asarray(out.z, dtype=np.float32),
+            key=np.array(out.key),
+            seconds=np.array(out.seconds),
+            n_train=np.array(out.n_train),
+            names=np.array(out.names, dtype=str),
+        )
+
+    def load_embeddings(self, task: str) -> tuple[np.ndarray, np.ndarray]:
+        """(subject ids, embeddings) of an encoder task (external ids prefixed ``external:``)."""
+        with np.load(self.encoder_file(task)) as data:
+            return data["ids"], data["z"]
+
+    def encoder_meta(self, task: str) -> tuple[float | None, list[str]]:
+        """(seconds the stored task took, names of its output columns); no embeddings read."""
+        try:
+            with np.load(self.encoder_file(task)) as data:
+                seconds = float(data["seconds"]) if "seconds" in data else None
+                return seconds, data["names"].tolist() if "names" in data else []
+        except Exception:
+            return None, []
+
+    def load_encoder(self, task: str, spec_data: dict) -> object:
+        """A kept fitted encoder, rebuilt through the registry."""
+        from fusionkit.config import build_spec_data
+        from fusionkit.errors import DataError
+        from fusionkit.persist import load_state
+
+        folder = self.encoder_dir(task)
+        if not (folder / "state.json").is_file():
+            raise DataError(f"{folder}: no kept encoder")
+        encoder = build_spec_data("encoder", spec_data)
+        encoder.set_state(load_state(folder)["encoder"])
+        return encoder
+
+    def write_transfer_model(self, modality: str, encoder_type: str, backbone) -> None:
+        """The whole-cohort network, for ``params.weights`` of a later run."""
+        import io
+
+        import torch
+
+        buffer = io.BytesIO()
+        torch.save(backbone.state_dict(), buffer)
+        write_atomic(self.root / "models" / f"{modality}-{encoder_type}.pt", buffer.getvalue())

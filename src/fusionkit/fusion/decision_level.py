@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from fusionkit.config import ClassifierSpec
 from fusionkit.fusion.base import ClassifierField, Features, FeaturesField, FusionInput, full_proba
+from fusionkit.fusion.feature_level import features_tags
 from fusionkit.hookspecs import hookimpl
 from fusionkit.training.context import FitContext
 
@@ -101,6 +102,23 @@ class DecisionLevel:
         return scores / scores.sum(axis=1, keepdims=True)
 
 
+    def get_state(self) -> dict:
+        return {
+            "n_classes": self.n_classes_,
+            "modalities": list(self.models_),
+            "models": self.models_,
+            "weights": self.weights_,
+            "meta": getattr(self, "meta_", None),
+        }
+
+    def set_state(self, state: dict) -> None:
+        self.n_classes_ = int(state["n_classes"])
+        self.models_ = {m: state["models"][m] for m in state["modalities"]}
+        self.weights_ = {m: float(w) for m, w in state["weights"].items()}
+        if state["meta"] is not None:
+            self.meta_ = state["meta"]
+
+
 @hookimpl
 def register_fusions(register):
     register(
@@ -108,4 +126,5 @@ def register_fusions(register):
         DecisionLevel,
         params=DecisionLevelParams,
         description="Late fusion: a classifier per modality; mean, weighted, vote or stacking.",
+        tags=features_tags,
     )

@@ -14,6 +14,8 @@ import itertools
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from fusionkit.api import Tags
+from fusionkit.config import build_spec_data, spec_data
 from fusionkit.encoders.torch_base import TorchEncoder
 from fusionkit.errors import ConfigError
 from fusionkit.fusion.base import FusionInput
@@ -24,6 +26,7 @@ from fusionkit.training.loop import (
     carve,
     predict_batches,
     seed_everything,
+    softmax,
     train_classifier,
 )
 
@@ -65,6 +68,7 @@ class DeepConcat:
 
     def fit(self, inp: FusionInput, y: np.ndarray, ctx: FitContext) -> DeepConcat:
         self.n_classes_ = ctx.n_classes
+        self.device_ = ctx.device
         if self.params.end_to_end:
             return self._fit_end_to_end(inp, y, ctx)
         import torch
@@ -75,11 +79,12 @@ class DeepConcat:
         self.scale_[self.scale_ == 0] = 1.0
         x = torch.as_tensor(self._head_input(inp))
         seed_everything(ctx.seed, ctx.threads)
-        self.model_ = _mlp(
-            [x.shape[1], *self.params.head.hidden], self.params.head.dropout, ctx.n_classes
-        )
+        self.model_ = self._head(x.shape[1])
         self._train(self.model_, [x], y, inp.ids, ctx)
         return self
+
+    def _head(self, n_in: int):
+        return _mlp([n_in, *self.params.head.hidden], self.params.head.dropout, self.n_classes_)
 
     def _train(
         self, model, inputs: list, y: np.ndarray, ids: list[str], ctx: FitContext, augment=None
@@ -94,21 +99,27 @@ class DeepConcat:
         import torch
 
         out = []
-        for m in inp.modalities:
+        for m in self.modalities_:
             rows = np.flatnonzero(inp.available[m])
             part = self.encoders_[m].to_tensor(inp.data[m]) if len(rows) else None
-            shape = self.shapes_[m]
-            full = torch.zeros((len(inp.ids), *shape), dtype=torch.float32)
+            full = torch.zeros((len(inp.ids), *self.shapes_[m]), dtype=torch.float32)
             if part is not None:
                 full[torch.as_tensor(rows)] = part.float()
             out.append(full)
         out.append(torch.as_tensor(inp.indicators()))
         return out
 
+    def _joint(self, backbones: list, dims: list[int]):
+        from fusionkit.fusion._torch_modules import JointNet
+
+        return JointNet(backbones, self._head(sum(dims) + len(dims)))
+
     def _fit_end_to_end(self, inp: FusionInput, y: np.ndarray, ctx: FitContext) -> DeepConcat:
         seed_everything(ctx.seed, ctx.threads)
+        self.modalities_ = list(inp.modalities)
+        self.encoder_specs_ = {m: spec_data(inp.encoders[m]) for m in self.modalities_}
         self.encoders_, self.shapes_, backbones, dims = {}, {}, [], []
-        for m in inp.modalities:
+        for m in self.modalities_:
             encoder = inp.encoders[m].build()
             if not isinstance(encoder, TorchEncoder):
                 raise ConfigError(
@@ -119,18 +130,16 @@ class DeepConcat:
             encoder.fit_preprocessing(inp.data[m], y[rows])
             example = encoder.to_tensor(inp.data[m])
             backbone, dim = encoder.make_backbone(example[:2])
+            # the encoder's own unsupervised phase (e.g. denoising pretraining), on the fit
+            # part of its training subjects only
+            (x_fit,), _, (x_val,), _ = carve([example], y[rows], ctx, inp.data[m].ids)
+            encoder.pretrain(backbone, x_fit, x_val, ctx)
             self.encoders_[m], self.shapes_[m] = encoder, tuple(example.shape[1:])
             backbones.append(backbone)
             dims.append(dim)
-        head = _mlp(
-            [sum(dims) + len(dims), *self.params.head.hidden],
-            self.params.head.dropout,
-            ctx.n_classes,
-        )
-        from fusionkit.fusion._torch_modules import JointNet
-
-        self.model_ = JointNet(backbones, head)
-        augmenters = [self.encoders_[m].augmenter(ctx) for m in inp.modalities]
+        self.dims_ = dims
+        self.model_ = self._joint(backbones, dims)
+        augmenters = [self.encoders_[m].augmenter(ctx) for m in self.modalities_]
         augment = None
         if any(a is not None for a in augmenters):
 
@@ -149,12 +158,48 @@ class DeepConcat:
             inputs = self._tensors(inp)
         else:
             inputs = [torch.as_tensor(self._head_input(inp))]
+        proba = predict_batches(self.model_, inputs, 64, self.device_, post=softmax)
+        return proba.astype(np.float64)
+
+    # -- kept state ------------------------------------------------------------------------------
+    def get_state(self) -> dict:
+        state = {"n_classes": self.n_classes_, "model": self.model_.state_dict()}
+        if not self.params.end_to_end:
+            return {**state, "mean": self.mean_, "scale": self.scale_}
+        encoders = {
+            m: {
+                "spec": self.encoder_specs_[m],
+                "preprocessing": self.encoders_[m].preprocessing_state(),
+                "shape": list(self.shapes_[m]),
+            }
+            for m in self.modalities_
+        }
+        return {**state, "modalities": self.modalities_, "dims": self.dims_, "encoders": encoders}
+
+    def set_state(self, state: dict) -> None:
+        import torch
+
+        self.n_classes_, self.device_ = int(state["n_classes"]), "cpu"
+        if not self.params.end_to_end:
+            self.mean_, self.scale_ = state["mean"], state["scale"]
+            self.model_ = self._head(len(self.mean_))
+        else:
+            self.modalities_, self.dims_ = list(state["modalities"]), list(state["dims"])
+            self.encoders_, self.shapes_, self.encoder_specs_, backbones = {}, {}, {}, []
+            for m in self.modalities_:
+                kept = state["encoders"][m]
+                encoder = build_spec_data("encoder", kept["spec"])
+                encoder.set_preprocessing_state(kept["preprocessing"])
+                self.shapes_[m] = tuple(int(v) for v in kept["shape"])
+                backbones.append(encoder.new_backbone(torch.zeros((2, *self.shapes_[m])))[0])
+                self.encoders_[m], self.encoder_specs_[m] = encoder, kept["spec"]
+            self.model_ = self._joint(backbones, self.dims_)
+        self.model_.load_state_dict(state["model"])
         self.model_.eval()
 
-        def forward(*batch):
-            return torch.softmax(self.model_(*batch), dim=1)
 
-        return predict_batches(forward, inputs, 64, "cpu").astype(np.float64)
+def _tags(params: DeepConcatParams) -> Tags:
+    return Tags(needs_embeddings=not params.end_to_end, trains_encoders=params.end_to_end)
 
 
 @hookimpl
@@ -164,4 +209,5 @@ def register_fusions(register):
         DeepConcat,
         params=DeepConcatParams,
         description="Deep fusion: encoder embeddings concatenated into an MLP head, or end to end.",
+        tags=_tags,
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from fusionkit.api import Tags
 from fusionkit.config import ClassifierSpec
 from fusionkit.fusion.base import ClassifierField, Features, FeaturesField, FusionInput, full_proba
 from fusionkit.hookspecs import hookimpl
@@ -36,6 +37,18 @@ class FeatureLevel:
     def predict_proba(self, inp: FusionInput) -> np.ndarray:
         return full_proba(self.model_, inp.concatenated(self.indicators_), self.n_classes_)
 
+    def get_state(self) -> dict:
+        return {"indicators": self.indicators_, "n_classes": self.n_classes_, "model": self.model_}
+
+    def set_state(self, state: dict) -> None:
+        self.indicators_, self.n_classes_ = bool(state["indicators"]), int(state["n_classes"])
+        self.model_ = state["model"]
+
+
+def features_tags(params: FeatureLevelParams) -> Tags:
+    """Fusions with a ``features`` param need embeddings when it says ``encoded``."""
+    return Tags(needs_embeddings=params.features == "encoded")
+
 
 @hookimpl
 def register_fusions(register):
@@ -44,4 +57,5 @@ def register_fusions(register):
         FeatureLevel,
         params=FeatureLevelParams,
         description="Early fusion: concatenated raw or encoded features -> one classifier.",
+        tags=features_tags,
     )

@@ -134,8 +134,7 @@ def train(
     import torch
 
     seed_everything(ctx.seed, ctx.threads)
-    device = torch.device(ctx.device)
-    model.to(device)
+    device = place(model, ctx.device)
     optimizer = torch.optim.Adam(model.parameters(), lr=params.lr, weight_decay=params.weight_decay)
     generator = torch.Generator().manual_seed(ctx.seed)
     n = len(fit_data[0])
@@ -198,17 +197,43 @@ def evaluate(model, loss_fn, data, batch_size, device, accuracy_fn=None) -> tupl
     return total / max(n, 1), correct / max(n, 1)
 
 
-def predict_batches(fn: Callable, inputs: Sequence, batch_size: int, device: str) -> np.ndarray:
-    """Apply ``fn`` to ``inputs`` in eval-mode batches; concatenated numpy output."""
+def place(module, device: str):
+    """Move ``module`` to ``device`` (the configured ``runtime.device``); the one place where
+    fusionkit puts a network on a device, for training and prediction alike."""
     import torch
 
+    target = torch.device(device)
+    module.to(target)
+    return target
+
+
+def predict_batches(
+    model, inputs: Sequence, batch_size: int, device: str, post: Callable | None = None
+) -> np.ndarray:
+    """``post(model(*batch))`` over ``inputs`` in eval-mode batches on ``device``; numpy output.
+
+    The model is placed on ``device`` (`place`) and each batch moved there, so a model trained
+    on a GPU predicts on it too.
+    """
+    import torch
+
+    target = place(model, device)
+    model.eval()
     outputs = []
     n = len(inputs[0])
     with torch.no_grad():
         for start in range(0, n, batch_size):
-            batch = [t[start : start + batch_size].to(device) for t in inputs]
-            outputs.append(fn(*batch).detach().cpu().numpy())
+            batch = [t[start : start + batch_size].to(target) for t in inputs]
+            out = model(*batch)
+            outputs.append((post(out) if post is not None else out).detach().cpu().numpy())
     return np.concatenate(outputs) if outputs else np.zeros((0, 0), np.float32)
+
+
+def softmax(logits):
+    """Class probabilities from logits (a `predict_batches` ``post``)."""
+    import torch
+
+    return torch.softmax(logits, dim=1)
 
 
 def classification_loss(weights=None):

@@ -1,0 +1,166 @@
+"""The written contracts of fusionkit's components: one Protocol per kind, and declared tags.
+
+A plugin's factory returns an object of one of these shapes; the engine calls nothing else.
+What a component *can do* is declared when it registers, as [`Tags`][fusionkit.api.Tags]
+(like scikit-learn's estimator tags); the planner reads those declarations, never parameter
+names or attributes.
+
+Fitted state is kept in safe formats (see [`fusionkit.persist`][fusionkit.persist]): encoders
+and fusions hand it over as a plain ``get_state()`` dict (numbers, text, numpy arrays, torch
+tensors, scikit-learn/XGBoost estimators) and take it back with ``set_state(state)`` on a fresh
+object built by the same factory with the same params, like torch's ``state_dict``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, Self, runtime_checkable
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import numpy as np
+
+    from fusionkit.data.modality import ModalityData
+    from fusionkit.fusion.base import FusionInput
+    from fusionkit.readers.base import ReadContext
+    from fusionkit.training.context import FitContext
+
+
+@dataclass(frozen=True)
+class Tags:
+    """What a component can do, declared at registration (fixed, or a function of its params).
+
+    - ``needs_embeddings`` (fusion): takes each modality through its encoder (``encoders.*``);
+      false: through the modality's own features (``data.modalities.<m>.features``).
+    - ``trains_encoders`` (fusion): trains the modalities' encoders itself, end to end, from
+      their data (``FusionInput.data``); each encoder must have ``trainable_backbone``.
+    - ``handles_missing`` (fusion, classifier): a subject may lack some modalities of the
+      scenario (``evaluation.missing: available``); false: such scenarios are skipped.
+    - ``trainable_backbone`` (encoder): a [`TorchEncoder`][fusionkit.encoders.torch_base.TorchEncoder]
+      whose network can be trained inside another model (end-to-end fusion).
+    """
+
+    needs_embeddings: bool = False
+    trains_encoders: bool = False
+    handles_missing: bool = True
+    trainable_backbone: bool = False
+
+
+TagsDecl = Tags | Callable[[Any], Tags]
+"""What ``register(..., tags=...)`` takes: tags, or a function of the validated params."""
+
+
+@runtime_checkable
+class Reader(Protocol):
+    """``register_readers``: one modality's file(s) -> `TableData` or `ImageData`."""
+
+    def read(self, path: str, ctx: ReadContext) -> ModalityData:
+        """Read ``path`` (relative to ``ctx.root``); raise `DataError` naming file and field."""
+        ...
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    """``register_encoders``: a modality's data -> one embedding row per subject.
+
+    ``fit`` sees only the training part of a fold; ``transform`` embeds any subjects.
+    """
+
+    def fit(self, data: ModalityData, y: np.ndarray, ctx: FitContext) -> Self:
+        """Learn from the training subjects in ``data`` (labels ``y``, 0..n_classes-1)."""
+        ...
+
+    def transform(self, data: ModalityData) -> np.ndarray:
+        """(subjects, features) float array, rows in ``data.ids`` order."""
+        ...
+
+    def get_state(self) -> dict[str, Any]:
+        """The fitted state (see module docstring)."""
+        ...
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Restore a fitted state on an object built by the same factory and params."""
+        ...
+
+
+@runtime_checkable
+class Fusion(Protocol):
+    """``register_fusions``: per-modality inputs with availability masks -> class probabilities."""
+
+    def fit(self, inputs: FusionInput, y: np.ndarray, ctx: FitContext) -> Self:
+        """Fit on a cell's training subjects only."""
+        ...
+
+    def predict_proba(self, inputs: FusionInput) -> np.ndarray:
+        """(subjects, ctx.n_classes) probabilities, rows summing to 1."""
+        ...
+
+    def get_state(self) -> dict[str, Any]:
+        """The fitted state (see module docstring)."""
+        ...
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Restore a fitted state on an object built by the same factory and params."""
+        ...
+
+
+@runtime_checkable
+class Classifier(Protocol):
+    """``register_classifiers``: the scikit-learn estimator API; factories take ``(params, *,
+    seed)``. Kept with skops (XGBoost's own objects included)."""
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> Self: ...
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray: ...
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]: ...
+
+
+@runtime_checkable
+class Transform(Protocol):
+    """``register_transforms``: a channel-first image array -> an image array of the same shape."""
+
+    def __call__(self, image: np.ndarray) -> np.ndarray: ...
+
+
+@runtime_checkable
+class Dataset(Protocol):
+    """``register_datasets``: writes a cohort's files into ``dest``."""
+
+    def materialize(self, dest: Path) -> dict: ...
+
+
+@dataclass(frozen=True)
+class Task:
+    """A named, deterministic unit of work: ``fn(*args)``, its result returned by value.
+
+    ``fn`` must be a module-level function (importable in another process or machine) and
+    ``args`` picklable data; the task must not write to the run directory.
+    """
+
+    name: str
+    fn: Callable[..., Any]
+    args: tuple = ()
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A task that raised: one line for the user, the traceback for ``--debug``."""
+
+    message: str
+    traceback: str = ""
+    input_error: bool = field(default=False, compare=False)
+
+
+@runtime_checkable
+class Executor(Protocol):
+    """``register_executors``: runs tasks somewhere and yields ``(name, result or Failure)``
+    as each finishes, in any order. Only the driver writes files."""
+
+    def run(self, tasks: Sequence[Task]) -> Iterator[tuple[str, Any]]: ...
+
+    def close(self) -> None:
+        """Release workers; called once at the end of a run, also after an error."""
+        ...

@@ -1,0 +1,1 @@
+"""Built-in executors (``runtime.executor``): where a run's tasks execute."""

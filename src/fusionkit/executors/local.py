@@ -1,0 +1,34 @@
+"""The ``local`` executor: every task in this process, one after the other."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from fusionkit.api import Task
+from fusionkit.executors.base import call
+from fusionkit.hookspecs import hookimpl
+from fusionkit.registry import NoParams
+
+
+class LocalExecutor:
+    """Runs tasks in order, in the calling process."""
+
+    def __init__(self, params: NoParams | None = None):
+        self.params = params
+
+    def run(self, tasks: Sequence[Task]) -> Iterator[tuple[str, Any]]:
+        for task in tasks:
+            yield task.name, call(task)
+
+    def close(self) -> None:
+        pass
+
+
+@hookimpl
+def register_executors(register):
+    register(
+        "local",
+        LocalExecutor,
+        description="Every task in the fusionkit process itself, one after the other.",
+    )

@@ -1,0 +1,75 @@
+"""The tasks a run hands to its executor, and how a worker finds the run they belong to.
+
+A task carries the resolved config *by value* (`RunRef`: the config as data plus the path it
+came from, for relative data paths) and names what to do: an encoder task or a cell. A worker
+prepares the run once per process (cohort, folds) and returns results by value; it never reads
+the YAML file and never writes the run directory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from fusionkit.api import Task
+from fusionkit.config import ExperimentConfig, config_from_data
+from fusionkit.experiment.cells import Embeddings, cell_tasks, run_cell
+from fusionkit.experiment.features import EncoderTask, fit_encoder
+from fusionkit.experiment.records import CellOutcome, EncoderOutput
+from fusionkit.experiment.state import RunState, digest, prepare
+
+
+@dataclass(frozen=True)
+class RunRef:
+    """A run's resolved config as plain data (picklable, JSON-able), and its identity."""
+
+    config: dict[str, Any]
+    source: str | None
+    digest: str
+
+
+def run_ref(config: ExperimentConfig) -> RunRef:
+    data = config.model_dump(mode="json")
+    source = str(config.source) if config.source else None
+    return RunRef(data, source, digest([data, source]))
+
+
+_STATES: dict[str, RunState] = {}
+
+
+def remember(ref: RunRef, state: RunState) -> None:
+    """Let tasks run in this process use the driver's prepared state."""
+    _STATES[ref.digest] = state
+
+
+def state_for(ref: RunRef) -> RunState:
+    """The prepared run of ``ref`` in this process (prepared on first use)."""
+    if ref.digest not in _STATES:
+        _STATES.clear()  # one run per worker process at a time
+        config = config_from_data(ref.config, ref.source)
+        _STATES[ref.digest] = prepare(config, None, verify=False)
+    return _STATES[ref.digest]
+
+
+def encoder_tasks(state: RunState) -> dict[str, EncoderTask]:
+    """Every encoder task of the run's plan, by name."""
+    return {t.name: t for c in state.plan.cells for t in cell_tasks(state, c)}
+
+
+def fit_encoder_task(ref: RunRef, name: str) -> EncoderOutput:
+    state = state_for(ref)
+    return fit_encoder(state, encoder_tasks(state)[name])
+
+
+def run_cell_task(ref: RunRef, cell_id: str, embeddings: Embeddings) -> CellOutcome:
+    state = state_for(ref)
+    cell = next(c for c in state.plan.cells if c.id == cell_id)
+    return run_cell(state, cell, embeddings)
+
+
+def encoder_task(ref: RunRef, name: str) -> Task:
+    return Task(name, fit_encoder_task, (ref, name))
+
+
+def cell_task(ref: RunRef, cell_id: str, embeddings: Embeddings) -> Task:
+    return Task(cell_id, run_cell_task, (ref, cell_id, embeddings))
