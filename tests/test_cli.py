@@ -82,4 +82,4 @@ def test_end_to_end_with_an_untrainable_encoder_is_skipped_with_the_reason(
     result = cli("run", write_config(config), "--dry-run")
     assert result.exit_code == 0, result.output
     text = " ".join(result.stdout.split())
-    assert "end_to_end needs a network to train; encoder 'raw' is not one" in text
+    assert "trains encoders end to end; encoder 'raw' has no trainable network" in text

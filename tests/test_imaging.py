@@ -1,5 +1,5 @@
-"""The image classifier: GA enhancement, augmentation, mean subtraction, checkpoints, predict,
-and fine-tuning from an earlier run's checkpoint."""
+"""The image classifier: GA enhancement, augmentation, mean subtraction, kept models, predict,
+and fine-tuning from an earlier run's kept model."""
 
 from __future__ import annotations
 
@@ -116,7 +116,7 @@ def imaging_config(root, tmp_path, **encoder_params):
         ],
         "evaluation": {"holdout": 0.2},
         "runtime": {"threads": 1},
-        "output": {"checkpoints": True},
+        "output": {"final_models": [{"scenario": "img", "method": "cnn"}]},
     }
     path = tmp_path / "five.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
@@ -132,8 +132,9 @@ def trained(five_class, tmp_path_factory):
     return tmp / "run"
 
 
-def test_classifier_run_checkpoints_and_reports(trained):
-    assert (trained / "checkpoints" / "img__cnn__r0f0.pt").is_file()
+def test_classifier_run_keeps_models_and_reports(trained):
+    for cell in ("img__cnn__r0f0", "img__cnn__final"):
+        assert (trained / "models" / "cells" / cell / "tensors.pt").is_file()
     assert (trained / "figures" / "training.png").is_file()
     assert (trained / "figures" / "confusion.png").is_file()
     assert "Training curves" in (trained / "report.md").read_text()
@@ -161,7 +162,8 @@ def test_predict_classifies_files_and_reports_unreadable(cli, trained, five_clas
     assert set(table.predicted) <= {"chest_xray", "ct", "endoscopy", "hand_xray", "lung_ct"}
     probs = table.filter(like="p_").to_numpy()
     assert np.allclose(probs.sum(axis=1), 1, atol=1e-4)
-    assert table.predicted.tolist() == [table.columns[2:][i][2:] for i in probs.argmax(1)]
+    assert table.predicted.tolist() == [table.columns[3:][i][2:] for i in probs.argmax(1)]
+    assert set(table.model) == {"img__cnn__final"}  # the model trained on every image
 
 
 def test_mean_subtraction_uses_the_training_part_only(five_class):
@@ -200,11 +202,11 @@ def test_augmentation_changes_batches_reproducibly():
     assert torch.equal(a, b)
 
 
-def test_fine_tune_from_an_earlier_runs_checkpoint(trained, five_class, tmp_path):
-    """Pretrain (the run above), then start another run's CNN from its checkpoint."""
+def test_fine_tune_from_an_earlier_runs_kept_model(trained, five_class, tmp_path):
+    """Pretrain (the run above), then start another run's CNN from its kept model."""
     import torch
 
-    checkpoint = trained / "checkpoints" / "img__cnn__r0f0.pt"
+    checkpoint = trained / "models" / "cells" / "img__cnn__final"
     from fusionkit.config import EncoderSpec, resolved
 
     encoder = resolved(
@@ -219,10 +221,10 @@ def test_fine_tune_from_an_earlier_runs_checkpoint(trained, five_class, tmp_path
         )
     ).build()
     backbone, _ = encoder.make_backbone(torch.zeros((2, 3, 24, 24)))
-    bundle = torch.load(checkpoint, weights_only=False)
-    pretrained = bundle["model"].model_.backbones[0].state_dict()
+    kept = torch.load(checkpoint / "tensors.pt", weights_only=True)
+    prefix = "state.fusion.model.backbones.0."
     for name, value in backbone.state_dict().items():
-        assert torch.equal(value, pretrained[name]), name
+        assert torch.equal(value, kept[prefix + name]), name
     config = load_config(imaging_config(five_class, tmp_path, weights=str(checkpoint)))
     outcome = run_experiment(config, tmp_path / "finetuned")
     assert not outcome.failures
@@ -235,7 +237,7 @@ def test_predict_reads_dicom_too(cli, trained, tmp_path):
     result = cli("predict", trained, ct, "--csv", tmp_path / "p.csv")
     assert result.exit_code == 0, result.output
     table = pd.read_csv(tmp_path / "p.csv")
-    assert table.file.tolist() == [str(ct)]
+    assert table.subject.tolist() == [str(ct)]
 
 
 def test_predict_never_overwrites_an_existing_csv(cli, trained, five_class, tmp_path):

@@ -148,8 +148,10 @@ def test_plugins_json_lists_builtins_and_the_example_plugin(cli):
         "kind",
         "plugin",
         "version",
+        "distribution",
         "description",
         "modalities",
+        "tags",
     }
 
 

@@ -368,7 +368,30 @@ def build_spec_data(kind: str, data: dict[str, Any], registry: Registry | None =
         registry = get_registry()
     if not registry.has(kind, data["type"]):
         raise ConfigError(registry.unknown_message(kind, data["type"]) + " (plugin not installed?)")
-    return registry.get(kind, data["type"]).build(data["params"])
+    component = registry.get(kind, data["type"])
+    return component.build(resolve_params(component, data["params"], registry))
+
+
+def resolve_params(
+    component: Component, params: dict[str, Any] | None, registry: Registry | None = None
+) -> BaseModel:
+    """A component's params validated by its model, nested specs (a fusion's classifier)
+    resolved through the registry; `ConfigError` lists the problems."""
+    if registry is None:
+        from fusionkit.plugins import get_registry
+
+        registry = get_registry()
+    try:
+        validated = component.params.model_validate(params or {})
+    except ValidationError as exc:
+        raise ConfigError(
+            f"{component.name}: {where}: {msg}"
+            for where, msg in validation_problems(exc, component.params)
+        ) from None
+    problems = [f"{format_loc(loc)}: {msg}" for loc, msg in _resolve_nested(validated, (), registry)]
+    if problems:
+        raise ConfigError(problems)
+    return validated
 
 
 def spec_identity(spec: Spec) -> list[list[str]]:
