@@ -180,6 +180,13 @@ class SpyEncoder:
     def transform(self, data):
         return data.frame[self.columns_].fillna(self.median_).to_numpy(np.float32)
 
+    def get_state(self):
+        return {"columns": self.columns_, "median": self.median_.to_numpy()}
+
+    def set_state(self, state):
+        self.columns_ = state["columns"]
+        self.median_ = pd.Series(state["median"], index=self.columns_)
+
 
 @pytest.fixture
 def spy_plugin():

@@ -132,6 +132,18 @@ class Dataset(Protocol):
     def materialize(self, dest: Path) -> dict: ...
 
 
+def conforming(obj: Any, protocol: type, what: str) -> Any:
+    """``obj`` if it has every method of ``protocol``; else a `TypeError` naming the missing."""
+    if isinstance(obj, protocol):
+        return obj
+    names = [n for n in vars(protocol) if not n.startswith("_") and callable(vars(protocol)[n])]
+    missing = [n for n in names if not callable(getattr(obj, n, None))]
+    raise TypeError(
+        f"{what} does not implement fusionkit.api.{protocol.__name__} (missing: "
+        f"{', '.join(missing)}; see docs/plugins.md)"
+    )
+
+
 @dataclass(frozen=True)
 class Task:
     """A named, deterministic unit of work: ``fn(*args)``, its result returned by value.

@@ -78,16 +78,19 @@ class Spec(_Model):
 
     @property
     def component(self) -> Component:
-        """The registered component this section names (after `load_config`)."""
+        """The registered component this section names (resolved on first use if the spec
+        was built in code rather than read by `load_config`)."""
         if self._component is None:
-            raise RuntimeError(f"{type(self).__name__} {self.type!r} was not resolved")
+            resolved(self)
+        assert self._component is not None
         return self._component
 
     @property
     def resolved_params(self) -> BaseModel:
-        """The params, validated by the component's own params model (after `load_config`)."""
+        """The params, validated by the component's own params model."""
         if self._params is None:
-            raise RuntimeError(f"{type(self).__name__} {self.type!r} was not resolved")
+            resolved(self)
+        assert self._params is not None
         return self._params
 
     def build(self, **kwargs: Any) -> Any:

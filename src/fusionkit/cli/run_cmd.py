@@ -46,6 +46,8 @@ def print_best(console, summary_file: Path, top: int = 5) -> None:
     if not summary_file.is_file():
         return
     summary = pd.read_csv(summary_file)
+    if summary.empty:
+        return
     means = [c for c in summary.columns if c.endswith("_mean")]
     metric = "f1_macro_mean" if "f1_macro_mean" in means else (means[0] if means else None)
     if metric is None or summary.empty:

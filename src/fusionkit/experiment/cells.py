@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from fusionkit import __version__
+from fusionkit.api import Fusion, conforming
 from fusionkit.config import ClassifierSpec, MethodSpec, spec_data, spec_identity
 from fusionkit.data.cohort import Cohort
 from fusionkit.experiment.features import EncoderTask
@@ -156,7 +157,7 @@ def fit_cell(state: RunState, cell: Cell, embeddings: Embeddings) -> FittedCell:
     cohort = state.cohort
     tasks = cell_encoders(state, cell)
     method = state.method(cell.method)
-    model = build_method(method)
+    model = conforming(build_method(method), Fusion, f"{method.component.kind} {method.type!r}")
     model.fit(
         make_inputs(cohort, train, tasks, embeddings),
         cohort.y[train],

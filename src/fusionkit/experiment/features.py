@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fusionkit import __version__
+from fusionkit.api import Encoder, conforming
 from fusionkit.config import EncoderSpec, spec_identity
 from fusionkit.experiment.records import EncoderOutput
 from fusionkit.experiment.state import RunState, digest, spec_payload
@@ -66,7 +67,7 @@ def fit_encoder(state: RunState, task: EncoderTask) -> EncoderOutput:
     data = cohort.modalities[m]
     ids = np.array(cohort.ids)
     start = time.perf_counter()
-    encoder = task.spec.build()
+    encoder = conforming(task.spec.build(), Encoder, f"encoder {task.spec.type!r}")
     ctx = state.ctx.derive("encoder", m, task.spec.type, task.fold)
     encoder.fit(data.subset(list(ids[train])), cohort.y[train], ctx)
     embed_ids = list(ids[has])

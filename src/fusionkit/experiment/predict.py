@@ -64,8 +64,8 @@ def load_model(run_dir: Path, name: str | None = None) -> KeptModel:
     store = RunStore(run_dir)
     finals = kept_models(run_dir)
     if name is not None:
-        if not (store.model_dir(name) / "state.json").is_file() and not name.endswith("__final"):
-            name = f"{name}__final"
+        if not (store.model_dir(name) / "state.json").is_file():
+            name = _final_named(name, finals)
         if not (store.model_dir(name) / "state.json").is_file():
             shown = ", ".join(finals) or "none"
             raise DataError(f"{store.model_dir(name)}: no such kept model (final models: {shown})")
@@ -83,6 +83,17 @@ def load_model(run_dir: Path, name: str | None = None) -> KeptModel:
         for m, info in fitted.meta["modalities"].items()
     }
     return KeptModel(fitted, encoders)
+
+
+def _final_named(name: str, finals: list[str]) -> str:
+    """``scenario__method`` (modalities in any order) -> the id of that final model."""
+    scenario, _, method = name.removesuffix("__final").partition("__")
+    wanted = (frozenset(scenario.split("+")), method)
+    for final in finals:
+        s, m, _ = final.split("__")
+        if (frozenset(s.split("+")), m) == wanted:
+            return final
+    return f"{name.removesuffix('__final')}__final"
 
 
 def _best(run_dir: Path, finals: list[str]) -> str:

@@ -70,7 +70,10 @@ def summary_frame(state, results: pd.DataFrame) -> pd.DataFrame:
                     else np.nan
                 )
             rows.append(row)
-    return pd.DataFrame(rows)
+    columns = ["scenario", "method", "missing", "n_subjects"] + [
+        f"{metric}_{what}" for metric in metrics for what in ("mean", "std", "external")
+    ]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def predictions_frame(state, payloads: list[CellResult]) -> pd.DataFrame:
