@@ -1,14 +1,23 @@
-"""The plugin is found through its installed entry point and passes fusionkit's checks."""
+"""The plugin is found through its installed entry point, passes fusionkit's conformance
+checks, and its components run in a real `fusionkit run`."""
 
 import importlib.metadata
 import json
 
+import pandas as pd
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from fusionkit.cli import app
 from fusionkit.plugins import PluginSet
-from fusionkit.testing import check_classifier
+from fusionkit.testing import check_classifier, check_encoder, check_fusion
+
+
+def _registry():
+    plugins = PluginSet()
+    plugins.load_entry_points()  # no built-ins, no direct import of the package
+    return plugins
 
 
 def test_entry_point_is_installed():
@@ -17,10 +26,10 @@ def test_entry_point_is_installed():
 
 
 def test_found_through_entry_point_not_direct_import():
-    plugins = PluginSet()
-    plugins.load_entry_points()  # no built-ins, no direct import of the package
+    plugins = _registry()
     component = plugins.registry.get("classifier", "extra_trees")
     assert component.plugin == "extratrees"
+    assert component.distribution == "fusionkit-extratrees"
     assert component.version == importlib.metadata.version("fusionkit-extratrees")
     assert plugins.info["extratrees"].source.startswith("entry point fusionkit_extratrees")
 
@@ -28,12 +37,53 @@ def test_found_through_entry_point_not_direct_import():
 def test_listed_by_cli():
     result = CliRunner().invoke(app, ["plugins", "--json"])
     assert result.exit_code == 0
-    rows = {c["name"]: c for c in json.loads(result.stdout)["components"]}
-    assert rows["hist_gradient_boosting"]["plugin"] == "extratrees"
+    rows = {(c["kind"], c["name"]): c for c in json.loads(result.stdout)["components"]}
+    assert rows[("classifier", "hist_gradient_boosting")]["plugin"] == "extratrees"
+    assert rows[("fusion", "gated")]["tags"] == {"needs_embeddings": True}
+    assert rows[("encoder", "pca")]["modalities"] == ["genotype", "table"]
 
 
 @pytest.mark.parametrize("name", ["extra_trees", "hist_gradient_boosting"])
-def test_conformance(name):
-    plugins = PluginSet()
-    plugins.load_entry_points()
-    check_classifier(plugins.registry.get("classifier", name))
+def test_classifier_conformance(name):
+    check_classifier(_registry().registry.get("classifier", name))
+
+
+def test_encoder_conformance():
+    check_encoder(_registry().registry.get("encoder", "pca"), {"n_components": 3})
+
+
+def test_fusion_conformance():
+    check_fusion(_registry().registry.get("fusion", "gated"), {"train": {"epochs": 10}})
+
+
+def test_gated_fusion_of_pca_encoders_runs(tmp_path):
+    from fusionkit.data.synthetic.adni_like import generate
+
+    generate(tmp_path / "data", seed=1, n_subjects=60, n_external=0, n_snps=30, n_causal=5,
+             image_shape=(8, 8, 8))
+    config = {
+        "name": "plugin_run",
+        "data": {
+            "root": str(tmp_path / "data"),
+            "classes": ["CN", "MCI", "AD"],
+            "modalities": {
+                "ehr": {"kind": "table", "path": "ehr.csv"},
+                "snp": {"kind": "genotype", "path": "snp.csv"},
+            },
+        },
+        "encoders": {"ehr": {"type": "pca", "params": {"n_components": 4}}, "snp": "pca"},
+        "scenarios": ["ehr+snp"],
+        "methods": [{"type": "gated", "params": {"train": {"epochs": 20}}}, "extra_trees"],
+        "evaluation": {"cv_folds": 3},
+        "runtime": {"threads": 1},
+    }
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    result = CliRunner().invoke(app, ["run", str(path), "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    summary = pd.read_csv(tmp_path / "run" / "summary.csv")
+    assert set(summary.method) == {"gated", "extra_trees"}
+    assert summary.f1_macro_mean.notna().all()
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    versions = {c["name"]: c["version"] for c in manifest["components"]}
+    assert versions["gated"] == importlib.metadata.version("fusionkit-extratrees")

@@ -1,7 +1,7 @@
-"""fusionkit plugin: two tree-ensemble classifiers from scikit-learn.
+"""fusionkit plugin: tree-ensemble classifiers, a PCA encoder and a gated fusion strategy.
 
 Found by fusionkit through the entry point ``[project.entry-points.fusionkit]`` in this
-package's ``pyproject.toml``; scikit-learn is imported inside the factories only.
+package's ``pyproject.toml``; scikit-learn and torch are imported inside the components only.
 """
 
 from __future__ import annotations
@@ -11,7 +11,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from fusionkit import hookimpl
+from fusionkit.api import Tags
 from fusionkit.classifiers.preprocessing import tabular_pipeline
+from fusionkit_extratrees.gated import GatedFusion, GatedParams
+from fusionkit_extratrees.pca import PCAEncoder, PCAParams
 
 
 class ExtraTreesParams(BaseModel):
@@ -65,4 +68,26 @@ def register_classifiers(register):
         params=HistGradientBoostingParams,
         description="Histogram gradient boosting with native missing-value support (scikit-learn).",
         modalities=("table", "genotype"),
+    )
+
+
+@hookimpl
+def register_encoders(register):
+    register(
+        "pca",
+        PCAEncoder,
+        params=PCAParams,
+        description="Principal components of a table's imputed, standardised columns.",
+        modalities=("table", "genotype"),
+    )
+
+
+@hookimpl
+def register_fusions(register):
+    register(
+        "gated",
+        GatedFusion,
+        params=GatedParams,
+        description="Modalities weighted per subject by a learnt gate, then a linear head.",
+        tags=Tags(needs_embeddings=True),  # it fuses the modalities' encoder outputs
     )
