@@ -93,7 +93,10 @@ def test_a_method_only_runs_on_the_modality_kinds_it_declares(table_config, writ
     _plugin("tables_only", "1.0", tables_only=(Plain, ("table",), Tags()))
     config = dict(table_config, methods=[{"type": "tables_only"}])
     plan = make_plan(load_config(write_config(config)))
-    assert {(s, m) for s, m, _ in plan.skipped} == {("snp", "tables_only"), ("ehr+snp", "tables_only")}
+    assert {(s, m) for s, m, _ in plan.skipped} == {
+        ("snp", "tables_only"),
+        ("ehr+snp", "tables_only"),
+    }
     assert "does not accept genotype data" in plan.skipped[0][2]
     assert {c.scenario for c in plan.cells} == {("ehr",)}
 
@@ -101,7 +104,9 @@ def test_a_method_only_runs_on_the_modality_kinds_it_declares(table_config, writ
 # -- identity -------------------------------------------------------------------------------------
 def test_a_new_plugin_version_reruns_its_cells_only(table_config, write_config, tmp_path):
     module = _plugin("versioned", "1.0", mine=(Plain, ("table", "genotype"), Tags()))
-    config = dict(table_config, scenarios=["ehr"], methods=[{"type": "logistic_regression"}, {"type": "mine"}])
+    config = dict(
+        table_config, scenarios=["ehr"], methods=[{"type": "logistic_regression"}, {"type": "mine"}]
+    )
     path = write_config(config)
     first = run_experiment(load_config(path), tmp_path / "run")
     assert first.cells_run == 8 and not first.failures, (first.state.plan.skipped, first.failures)
@@ -118,11 +123,16 @@ def test_processes_executor_gives_the_same_bytes_without_rereading_the_yaml(
     table_config, write_config, tmp_path
 ):
     config = dict(table_config, scenarios=["ehr", "ehr+snp"])
-    config["methods"] = [{"type": "logistic_regression"}, {"type": "deep_concat", "params": {"train": {"epochs": 3}}}]
+    config["methods"] = [
+        {"type": "logistic_regression"},
+        {"type": "deep_concat", "params": {"train": {"epochs": 3}}},
+    ]
     path = write_config(config)
     local = run_experiment(load_config(path), tmp_path / "local")
     assert not local.failures
-    cfg = load_config(path, ["runtime.executor.type=processes", "runtime.executor.params.workers=2"])
+    cfg = load_config(
+        path, ["runtime.executor.type=processes", "runtime.executor.params.workers=2"]
+    )
     path.write_text("this: [is not the config any more")  # workers must not read the file
     pooled = run_experiment(cfg, tmp_path / "pooled")
     assert not pooled.failures
@@ -138,7 +148,9 @@ def test_unknown_executor_is_a_config_error(table_config, write_config, cli):
 
 
 # -- failures ----------------------------------------------------------------------------------
-def test_when_every_cell_fails_the_run_lists_them_and_exits_1(table_config, write_config, cli, tmp_path):
+def test_when_every_cell_fails_the_run_lists_them_and_exits_1(
+    table_config, write_config, cli, tmp_path
+):
     _plugin("broken", "1.0", exploding=(Exploding, ("table", "genotype"), Tags()))
     config = dict(table_config, scenarios=["ehr"], methods=[{"type": "exploding"}])
     path = write_config(config)
@@ -189,7 +201,7 @@ def test_an_untrusted_type_in_a_kept_estimator_is_refused(tmp_path):
 
     save_state({"model": FunctionTransformer(func=os.getcwd)}, tmp_path / "kept")
     assert sio.get_untrusted_types(file=next((tmp_path / "kept").glob("*.skops")))
-    with pytest.raises(DataError, match="refusing to load untrusted types: posix.getcwd"):
+    with pytest.raises(DataError, match=r"refusing to load untrusted types: posix\.getcwd"):
         load_state(tmp_path / "kept")
 
 
@@ -294,7 +306,11 @@ def test_run_cell_is_split_into_fit_and_evaluate():
     assert callable(cells.fit_cell) and callable(cells.evaluate)
     tree = ast.parse(text)
     run_cell = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "run_cell")
-    called = {n.func.id for n in ast.walk(run_cell) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+    called = {
+        n.func.id
+        for n in ast.walk(run_cell)
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+    }
     assert {"fit_cell", "evaluate"} <= called
 
 
@@ -347,16 +363,52 @@ def test_predict_with_a_multimodal_deep_concat_final_model(cli, final_run, tmp_p
     run_dir, cohort = final_run
     table = _subject_table(cohort, tmp_path / "new.csv")
     out = tmp_path / "pred.csv"
-    result = cli("predict", run_dir, table, "--model", "ehr+snp+img__deep_concat", "--csv", out, "--batch-size", "5")
+    result = cli(
+        "predict",
+        run_dir,
+        table,
+        "--model",
+        "ehr+snp+img__deep_concat",
+        "--csv",
+        out,
+        "--batch-size",
+        "5",
+    )
     assert result.exit_code == 0, result.output
-    pred = pd.read_csv(out)
-    assert len(pred) == 12 and set(pred.model) == {"ehr+snp+img__deep_concat__final"}
+    pred = pd.read_csv(out, dtype={"subject": str})
+    subjects = pd.read_csv(table, dtype={"subject_id": str})
+    complete = subjects[subjects.img.notna() & subjects.filter(regex=r"^rs\d").notna().any(axis=1)]
+    assert 0 < len(complete) < 12  # the table mixes complete and incomplete subjects
+    # fitted on complete cases (missing: complete_case): only complete subjects are predicted
+    assert pred.subject.tolist() == complete.subject_id.tolist()
+    assert f"warning: {12 - len(complete)} subjects lack one of ehr, snp, img" in result.stderr
+    assert set(pred.model) == {"ehr+snp+img__deep_concat__final"}
     probs = pred.filter(like="p_").to_numpy()
     assert np.allclose(probs.sum(axis=1), 1, atol=1e-4)
     # batching does not change a subject's prediction
     again = tmp_path / "one_batch.csv"
     cli("predict", run_dir, table, "--model", "ehr+snp+img__deep_concat", "--csv", again)
     assert np.allclose(pd.read_csv(again).filter(like="p_").to_numpy(), probs, atol=1e-6)
+
+
+@pytest.mark.parametrize("method", ["deep_concat", "random_forest"])
+def test_predict_reproduces_the_runs_own_external_predictions(cli, final_run, tmp_path, method):
+    """The kept model of an external-test cell, through `predict`, gives the predictions the
+    run itself made for the external subjects (same model, same encoders, same order)."""
+    run_dir, cohort = final_run
+    table = _subject_table(cohort, tmp_path / "external.csv", n=30)
+    out = tmp_path / "p.csv"
+    cell = f"ehr+snp+img__{method}__external"
+    result = cli("predict", run_dir, table, "--model", cell, "--csv", out, "--batch-size", "4")
+    assert result.exit_code == 0, result.output
+    pred = pd.read_csv(out, dtype={"subject": str}).set_index("subject")
+    run = pd.read_csv(run_dir / "predictions.csv", dtype={"subject_id": str})
+    scenario = run.scenario == "ehr+snp+img"
+    run = run[(run.split == "external") & (run.method == method) & scenario]
+    run = run.set_index("subject_id")
+    assert len(run) > 3 and sorted(pred.index) == sorted(run.index)
+    columns = [c for c in run.columns if c.startswith("p_")]
+    assert np.allclose(pred.loc[run.index, columns], run[columns], atol=2e-6)
 
 
 def test_predict_with_a_shallow_random_forest_matches_the_kept_model(cli, final_run, tmp_path):
@@ -374,7 +426,14 @@ def test_predict_with_a_shallow_random_forest_matches_the_kept_model(cli, final_
 
     frame = ehr.set_index("subject_id")
     frame["sex"] = frame["sex"].astype(str) if "sex" in frame else None
-    z = kept.encoders["ehr"].transform(TableData("table", frame[kept.modalities["ehr"]["columns"]], Path("x"), kept.modalities["ehr"]["categorical"]))
+    z = kept.encoders["ehr"].transform(
+        TableData(
+            "table",
+            frame[kept.modalities["ehr"]["columns"]],
+            Path("x"),
+            kept.modalities["ehr"]["categorical"],
+        )
+    )
     expected = kept.fitted.model.model_.predict_proba(z)
     assert np.allclose(pred.filter(like="p_").to_numpy(), expected, atol=1e-6)
 

@@ -38,8 +38,9 @@ class Tags:
       their data (``FusionInput.data``); each encoder must have ``trainable_backbone``.
     - ``handles_missing`` (fusion, classifier): a subject may lack some modalities of the
       scenario (``evaluation.missing: available``); false: such scenarios are skipped.
-    - ``trainable_backbone`` (encoder): a [`TorchEncoder`][fusionkit.encoders.torch_base.TorchEncoder]
-      whose network can be trained inside another model (end-to-end fusion).
+    - ``trainable_backbone`` (encoder): a
+      [`TorchEncoder`][fusionkit.encoders.torch_base.TorchEncoder] whose network can be
+      trained inside another model (end-to-end fusion).
     """
 
     needs_embeddings: bool = False
@@ -66,6 +67,7 @@ class Encoder(Protocol):
     """``register_encoders``: a modality's data -> one embedding row per subject.
 
     ``fit`` sees only the training part of a fold; ``transform`` embeds any subjects.
+    Optional: a ``feature_names_`` list naming the output columns (shown in the report).
     """
 
     def fit(self, data: ModalityData, y: np.ndarray, ctx: FitContext) -> Self:
@@ -104,6 +106,14 @@ class Fusion(Protocol):
     def set_state(self, state: dict[str, Any]) -> None:
         """Restore a fitted state on an object built by the same factory and params."""
         ...
+
+
+@runtime_checkable
+class HasHistory(Protocol):
+    """Optional, for fusions trained epoch by epoch: after ``fit``, ``history_`` holds the
+    per-epoch losses (`fusionkit.training.loop.History`); the report plots them."""
+
+    history_: Any
 
 
 @runtime_checkable

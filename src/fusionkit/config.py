@@ -391,7 +391,9 @@ def resolve_params(
             f"{component.name}: {where}: {msg}"
             for where, msg in validation_problems(exc, component.params)
         ) from None
-    problems = [f"{format_loc(loc)}: {msg}" for loc, msg in _resolve_nested(validated, (), registry)]
+    problems = [
+        f"{format_loc(loc)}: {msg}" for loc, msg in _resolve_nested(validated, (), registry)
+    ]
     if problems:
         raise ConfigError(problems)
     return validated

@@ -29,12 +29,12 @@ def register_readers(register):
 
 @hookspec
 def register_encoders(register):
-    """Register encoders: `fit(data, y, ctx)` / `transform(data)` for one modality (`api.Encoder`)."""
+    """Register encoders: `fit(data, y, ctx)` / `transform(data)` (`fusionkit.api.Encoder`)."""
 
 
 @hookspec
 def register_fusions(register):
-    """Register fusion strategies: `fit(inputs, y, ctx)` / `predict_proba(inputs)` (`api.Fusion`)."""
+    """Register fusions: `fit(inputs, y, ctx)`, `predict_proba(inputs)` (`fusionkit.api.Fusion`)."""
 
 
 @hookspec

@@ -23,6 +23,7 @@ KINDS: tuple[str, ...] = get_args(Kind)
 ModalityKind = Literal["table", "genotype", "image"]
 MODALITY_KINDS: tuple[str, ...] = get_args(ModalityKind)
 
+NO_TAGS = Tags()
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -45,7 +46,7 @@ class Component:
     plugin: str
     version: str
     distribution: str = "fusionkit"
-    tags_decl: TagsDecl = Tags()
+    tags_decl: TagsDecl = NO_TAGS
 
     def tags(self, params: BaseModel | None = None) -> Tags:
         """The declared tags, for these params (default params if none are given)."""
@@ -151,7 +152,7 @@ class Registrar:
         description: str,
         params: type[BaseModel] = NoParams,
         modalities: Iterable[str] = MODALITY_KINDS,
-        tags: TagsDecl = Tags(),
+        tags: TagsDecl = NO_TAGS,
     ) -> None:
         """Register one component of this hook's kind under ``name``.
 

@@ -64,7 +64,9 @@ def _round_trip(component: Component, fitted: Any, params: Any) -> Any:
 
 
 # -- sample data -------------------------------------------------------------------------------
-def sample_data(kind: str, folder: Path, n: int = 30, seed: int = 0) -> tuple[ModalityData, np.ndarray]:
+def sample_data(
+    kind: str, folder: Path, n: int = 30, seed: int = 0
+) -> tuple[ModalityData, np.ndarray]:
     """A small, learnable modality of ``kind`` (images written as PNG files into ``folder``)
     and its labels 0..2; a few values are missing in tables."""
     rng = np.random.default_rng(seed)
@@ -197,7 +199,10 @@ def _fusion_inputs(seed: int, encoders: dict[str, Any], folder: Path):
             ids,
             {m: f[rows] for m, f in features.items()},
             {m: a[rows] for m, a in available.items()},
-            {"a": data_a.subset(ids), "b": data_b.subset([i for i, h in zip(ids, have_b, strict=True) if h])},
+            {
+                "a": data_a.subset(ids),
+                "b": data_b.subset([i for i, h in zip(ids, have_b, strict=True) if h]),
+            },
             encoders,
         )
 
@@ -295,7 +300,10 @@ def check_reader(component: Component, params: dict | None = None) -> None:
             root = Path(tmp)
             path, labels = _sample_file(kind, root)
             ctx = ReadContext(
-                modality="m", kind=kind, root=root, id_column="subject_id",
+                modality="m",
+                kind=kind,
+                root=root,
+                id_column="subject_id",
                 known_ids=frozenset(labels.index),
             )
             params = resolve_params(component, params)

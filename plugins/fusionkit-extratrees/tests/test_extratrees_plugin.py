@@ -14,10 +14,14 @@ from fusionkit.plugins import PluginSet
 from fusionkit.testing import check_classifier, check_encoder, check_fusion
 
 
+# --8<-- [start:registry]
 def _registry():
     plugins = PluginSet()
     plugins.load_entry_points()  # no built-ins, no direct import of the package
     return plugins
+
+
+# --8<-- [end:registry]
 
 
 def test_entry_point_is_installed():
@@ -43,6 +47,7 @@ def test_listed_by_cli():
     assert rows[("encoder", "pca")]["modalities"] == ["genotype", "table"]
 
 
+# --8<-- [start:conformance]
 @pytest.mark.parametrize("name", ["extra_trees", "hist_gradient_boosting"])
 def test_classifier_conformance(name):
     check_classifier(_registry().registry.get("classifier", name))
@@ -56,11 +61,21 @@ def test_fusion_conformance():
     check_fusion(_registry().registry.get("fusion", "gated"), {"train": {"epochs": 10}})
 
 
+# --8<-- [end:conformance]
+
+
 def test_gated_fusion_of_pca_encoders_runs(tmp_path):
     from fusionkit.data.synthetic.adni_like import generate
 
-    generate(tmp_path / "data", seed=1, n_subjects=60, n_external=0, n_snps=30, n_causal=5,
-             image_shape=(8, 8, 8))
+    generate(
+        tmp_path / "data",
+        seed=1,
+        n_subjects=60,
+        n_external=0,
+        n_snps=30,
+        n_causal=5,
+        image_shape=(8, 8, 8),
+    )
     config = {
         "name": "plugin_run",
         "data": {
@@ -79,6 +94,8 @@ def test_gated_fusion_of_pca_encoders_runs(tmp_path):
     }
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
+    checked = CliRunner().invoke(app, ["validate", str(path)])
+    assert checked.exit_code == 0, checked.output
     result = CliRunner().invoke(app, ["run", str(path), "--out", str(tmp_path / "run")])
     assert result.exit_code == 0, result.output
     summary = pd.read_csv(tmp_path / "run" / "summary.csv")

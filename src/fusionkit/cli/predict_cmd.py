@@ -36,12 +36,18 @@ def predict_command(
     import time
 
     from fusionkit.errors import DataError
-    from fusionkit.experiment.predict import load_model, predict, read_inputs
+    from fusionkit.experiment.predict import complete_only, load_model, predict, read_inputs
 
     if csv is not None and csv.exists():
         raise DataError(f"{csv}: already exists; choose another --csv path")
     kept = load_model(run_dir, model)
     ids, data, available, failures = read_inputs(kept, inputs, id_column)
+    ids, data, available, left_out = complete_only(kept, ids, data, available)
+    if left_out:
+        err(
+            f"warning: {len(left_out)} subjects lack one of {', '.join(kept.modalities)} and are "
+            f"not predicted: {kept.name} was fitted on complete cases (e.g. {left_out[0]})"
+        )
     start = time.perf_counter()
     proba = predict(kept, ids, data, available, batch_size)
     seconds = time.perf_counter() - start

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from fusionkit import __version__
-from fusionkit.api import Fusion, conforming
+from fusionkit.api import Fusion, HasHistory, conforming
 from fusionkit.config import ClassifierSpec, MethodSpec, spec_data, spec_identity
 from fusionkit.data.cohort import Cohort
 from fusionkit.experiment.features import EncoderTask
@@ -123,7 +123,9 @@ def make_inputs(
         if stored is not None:
             row_of = {s: i for i, s in enumerate(stored[0].tolist())}
             block = np.full((len(ids), stored[1].shape[1]), np.nan, dtype=np.float32)
-            rows = [(r, row_of[prefix + s]) for r, (s, h) in enumerate(zip(ids, has, strict=True)) if h]
+            rows = [
+                (r, row_of[prefix + s]) for r, (s, h) in enumerate(zip(ids, has, strict=True)) if h
+            ]
             if rows:
                 block[[r for r, _ in rows]] = stored[1][[i for _, i in rows]]
         else:  # the method trains this encoder itself
@@ -163,7 +165,7 @@ def fit_cell(state: RunState, cell: Cell, embeddings: Embeddings) -> FittedCell:
         cohort.y[train],
         state.ctx.derive("cell", cell.id),
     )
-    history = getattr(model, "history_", None)
+    history = model.history_ if isinstance(model, HasHistory) else None
     kind, spec = method_data(method)
     stored = {t.name for t in cell_tasks(state, cell)}
     modalities = {}
@@ -186,6 +188,7 @@ def fit_cell(state: RunState, cell: Cell, embeddings: Embeddings) -> FittedCell:
         "split": cell.split,
         "classes": list(state.cohort.classes),
         "n_train": len(train),
+        "missing": state.config.evaluation.missing,
         "modalities": modalities,
     }
     return FittedCell(meta, model, _history(history))

@@ -109,7 +109,10 @@ def method_encoders(
         if not spec.component.accepts(kind):
             what = f"encoder {spec.type!r}" if encoded else f"features {spec.type!r}"
             return f"{what} cannot take {kind} data"
-        if tags.trains_encoders and not spec.component.tags(spec.resolved_params).trainable_backbone:
+        if (
+            tags.trains_encoders
+            and not spec.component.tags(spec.resolved_params).trainable_backbone
+        ):
             return f"trains encoders end to end; encoder {spec.type!r} has no trainable network"
         out[m] = spec
     if config.evaluation.missing == "available" and len(scenario) > 1 and not tags.handles_missing:

@@ -47,7 +47,9 @@ class KeptModel:
 
     @property
     def modalities(self) -> dict[str, dict]:
-        return self.fitted.meta["modalities"]
+        """Per modality, in the order the method was fitted with (the scenario's order)."""
+        info = self.fitted.meta["modalities"]
+        return {m: info[m] for m in self.fitted.meta["scenario"]}
 
 
 def kept_models(run_dir: Path) -> list[str]:
@@ -78,7 +80,8 @@ def load_model(run_dir: Path, name: str | None = None) -> KeptModel:
         name = _best(run_dir, finals)
     fitted = store.load_fitted(name)
     encoders = {
-        m: None if info["encoder_task"] is None
+        m: None
+        if info["encoder_task"] is None
         else store.load_encoder(info["encoder_task"], info["encoder"])
         for m, info in fitted.meta["modalities"].items()
     }
@@ -110,9 +113,9 @@ def _best(run_dir: Path, finals: list[str]) -> str:
 
 
 # -- inputs ---------------------------------------------------------------------------------
-def read_inputs(model: KeptModel, inputs: list[Path], id_column: str) -> tuple[
-    list[str], dict[str, ModalityData], dict[str, np.ndarray], list[str]
-]:
+def read_inputs(
+    model: KeptModel, inputs: list[Path], id_column: str
+) -> tuple[list[str], dict[str, ModalityData], dict[str, np.ndarray], list[str]]:
     """(subject ids, data per modality, availability per modality, unreadable inputs)."""
     if len(inputs) == 1 and inputs[0].name.lower().endswith(TABLE_SUFFIXES):
         return (*_from_table(model, inputs[0], id_column), [])
@@ -199,6 +202,20 @@ def _from_table(model: KeptModel, path: Path, id_column: str):
 
 
 # -- prediction -------------------------------------------------------------------------------
+def complete_only(
+    model: KeptModel, ids: list[str], data: dict, available: dict
+) -> tuple[list[str], dict, dict, list[str]]:
+    """A model fitted on complete cases (``missing: complete_case``) predicts only subjects
+    having all its modalities; the others are returned by id, to be reported."""
+    if model.fitted.meta.get("missing") != "complete_case" or len(available) < 2:
+        return ids, data, available, []
+    keep = np.all(np.stack([available[m] for m in model.modalities]), axis=0)
+    left_out = [s for s, k in zip(ids, keep, strict=True) if not k]
+    kept_ids = [s for s, k in zip(ids, keep, strict=True) if k]
+    data = {m: d.subset([s for s in kept_ids if s in set(d.ids)]) for m, d in data.items()}
+    return kept_ids, data, {m: a[keep] for m, a in available.items()}, left_out
+
+
 def predict(
     model: KeptModel,
     ids: list[str],

@@ -147,9 +147,9 @@ def _stop_on_input_error(failure: Failure) -> None:
 
 def _keep_encoder(store: RunStore, task, out: EncoderOutput) -> None:
     store.write_encoder(out)
-    backbone = getattr(out.encoder, "backbone_", None)
-    if task.fold == "all" and backbone is not None:
-        store.write_transfer_model(task.modality, task.spec.type, backbone)
+    tags = task.spec.component.tags(task.spec.resolved_params)
+    if task.fold == "all" and tags.trainable_backbone:  # a TorchEncoder: it has backbone_
+        store.write_transfer_model(task.modality, task.spec.type, out.encoder.backbone_)
 
 
 def _keep_cell(store: RunStore, out: CellOutcome) -> None:

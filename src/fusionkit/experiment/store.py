@@ -147,7 +147,9 @@ class RunStore:
         from fusionkit.persist import save_state
 
         if out.encoder is not None and hasattr(out.encoder, "get_state"):
-            save_state({"key": out.key, "encoder": out.encoder.get_state()}, self.encoder_dir(out.name))
+            save_state(
+                {"key": out.key, "encoder": out.encoder.get_state()}, self.encoder_dir(out.name)
+            )
         write_npz(
             self.encoder_file(out.name),
             ids=np.array(out.ids, dtype=str),

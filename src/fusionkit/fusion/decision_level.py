@@ -101,7 +101,6 @@ class DecisionLevel:
         scores = votes + 1e-3 * mean  # ties broken by the mean probability
         return scores / scores.sum(axis=1, keepdims=True)
 
-
     def get_state(self) -> dict:
         return {
             "n_classes": self.n_classes_,

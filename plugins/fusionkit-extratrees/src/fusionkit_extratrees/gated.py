@@ -36,7 +36,9 @@ def _network(dims: list[int], hidden: int, n_classes: int):
 
         def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
             parts = torch.split(x, dims, dim=1)
-            h = torch.stack([torch.relu(p(v)) for p, v in zip(self.project, parts)], dim=1)
+            h = torch.stack(
+                [torch.relu(p(v)) for p, v in zip(self.project, parts, strict=True)], dim=1
+            )
             logits = self.gate(torch.cat([x, mask], dim=1)).masked_fill(mask == 0, -1e9)
             weights = torch.softmax(logits, dim=1).unsqueeze(2)  # (subjects, modalities, 1)
             return self.head((weights * h).sum(dim=1))
