@@ -446,3 +446,69 @@ def test_predict_names_a_missing_column(cli, final_run, tmp_path):
     result = cli("predict", run_dir, table, "--model", "ehr__random_forest")
     assert result.exit_code == 2
     assert result.stderr.strip() == f"error: {table}: column 'age' of modality ehr not found"
+
+
+@pytest.mark.parametrize(
+    ("section", "value", "message"),
+    [
+        ("output", {"checkpoints": True}, "output: output.checkpoints was removed"),
+        ("runtime", {"jobs": 2}, "runtime: runtime.jobs was replaced by runtime.executor"),
+    ],
+)
+def test_removed_settings_say_what_replaced_them(
+    table_config, write_config, cli, section, value, message
+):
+    path = write_config(dict(table_config, **{section: value}))
+    result = cli("validate", path)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: {path}: {message}")
+
+
+def test_final_model_of_a_pair_not_run_is_a_config_error(table_config, write_config, cli):
+    config = dict(table_config, scenarios=["ehr"])
+    config["output"] = {"final_models": [{"scenario": "snp", "method": "logistic_regression"}]}
+    result = cli("validate", write_config(config))
+    assert result.exit_code == 2
+    assert (
+        "output.final_models[0].scenario: scenario 'snp' is not one of the run's" in result.stderr
+    )
+
+
+class SkewedExecutor:
+    """Runs tasks here, but as another fusionkit version would (a stale worker image)."""
+
+    def __init__(self, params):
+        pass
+
+    def run(self, tasks):
+        from fusionkit.executors.base import call
+        from fusionkit.experiment import cells
+
+        for task in tasks:
+            real = cells.__version__
+            cells.__version__ = "9.9.9"
+            try:
+                yield task.name, call(task)
+            finally:
+                cells.__version__ = real
+
+    def close(self):
+        pass
+
+
+def test_results_computed_under_another_identity_are_failures_not_kept(
+    table_config, write_config, tmp_path
+):
+    module = types.ModuleType("skewed")
+
+    @hookimpl
+    def register_executors(register):
+        register("skewed", SkewedExecutor, description="test executor")
+
+    module.register_executors = register_executors
+    get_plugins().add(module, "skewed", "1.0", "test")
+    config = dict(table_config, scenarios=["ehr"], runtime={"executor": "skewed"})
+    outcome = run_experiment(load_config(write_config(config)), tmp_path / "run")
+    assert len(outcome.failures) == 4 and not outcome.results
+    assert all("the executor computed it as" in f.message for f in outcome.failures.values())
+    assert not (tmp_path / "run" / "cells").exists()

@@ -232,6 +232,16 @@ class RuntimeConfig(_Model):
     )
     device: Literal["auto", "cpu", "cuda"] = "auto"
 
+    @model_validator(mode="before")
+    @classmethod
+    def _removed(cls, value: Any) -> Any:
+        if isinstance(value, dict) and "jobs" in value:
+            raise ValueError(
+                "runtime.jobs was replaced by runtime.executor: "
+                "{type: processes, params: {workers: N}} (or `fusionkit run --jobs N`)"
+            )
+        return value
+
 
 class FinalModel(_Model):
     """A scenario x method pair refitted on every subject after cross-validation."""
@@ -246,6 +256,16 @@ class OutputConfig(_Model):
         default_factory=list,
         description="Pairs refitted on all subjects and kept for `fusionkit predict`.",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _removed(cls, value: Any) -> Any:
+        if isinstance(value, dict) and "checkpoints" in value:
+            raise ValueError(
+                "output.checkpoints was removed: every cell's fitted model is kept in models/; "
+                "list output.final_models for `fusionkit predict`"
+            )
+        return value
 
 
 class ExperimentConfig(_Model):

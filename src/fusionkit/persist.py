@@ -11,8 +11,8 @@ to a folder without pickle:
   ``.skops`` file each (read back with `skops.io.load`, trusting only types from scikit-learn,
   numpy, scipy, XGBoost, fusionkit and the installed fusionkit plugins; anything else is refused).
 
-Loading such a folder never runs code from the folder. (A checkpoint of ``output.checkpoints``
-written before version 0.2 was a pickle; those are no longer read.)
+Loading such a folder never runs code from the folder. (The ``checkpoints/*.pt`` pickles of
+fusionkit 0.1 are no longer read.)
 """
 
 from __future__ import annotations

@@ -95,6 +95,8 @@ def run_experiment(
         report("encoders", 0, len(stale))
         results = executor.run([encoder_task(ref, name) for name in stale])
         for i, (name, out) in enumerate(results):
+            if not isinstance(out, Failure) and out.key != task_key(state, all_tasks[name]):
+                out = _mismatch(out.key)
             if isinstance(out, Failure):
                 _stop_on_input_error(out)
                 failed.add(name)
@@ -118,6 +120,8 @@ def run_experiment(
             jobs_.append(cell_task(ref, cell.id, {n: embeddings[n] for n in names}))
         report("cells", 0, len(jobs_))
         for i, (cell_id, out) in enumerate(executor.run(jobs_)):
+            if not isinstance(out, Failure) and out.fitted.meta["key"] != keys[cell_id]:
+                out = _mismatch(out.fitted.meta["key"])
             if isinstance(out, Failure):
                 _stop_on_input_error(out)
                 outcome.failures[cell_id] = out
@@ -138,6 +142,14 @@ def run_experiment(
     outcome.seconds = time.perf_counter() - started
     write_outputs(outcome)
     return outcome
+
+
+def _mismatch(key: str) -> Failure:
+    """A task computed elsewhere with another identity: never kept under this run's keys."""
+    return Failure(
+        f"the executor computed it as {key}, not as this run expects (other fusionkit or "
+        "plugin versions where the task ran?)"
+    )
 
 
 def _stop_on_input_error(failure: Failure) -> None:
