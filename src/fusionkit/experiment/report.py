@@ -254,6 +254,15 @@ def write_report(
         "",
         facts,
         "",
+        *(
+            [
+                f"**{len(failures)} cells or encoders failed**; the tables cover the rest "
+                "(see Failed)."
+            ]
+            if failures
+            else []
+        ),
+        "",
         "## Summary (mean ± sd over folds; ext. = external test set)",
         "",
         _markdown(table) if len(table) else "No cell finished: see the failures below.",
@@ -303,6 +312,12 @@ def write_report(
     body = [
         f"<h1>fusionkit report: {html.escape(state.config.name)}</h1>",
         f"<p>{html.escape(facts.replace('`', ''))}</p>",
+        (
+            f"<p style='color:#b00020'><b>{len(failures)} cells or encoders failed</b>; the "
+            "tables cover the rest (see Failed, below).</p>"
+            if failures
+            else ""
+        ),
         "<h2>Summary</h2>",
         table.to_html(index=False, border=0, classes="summary"),
     ]
