@@ -512,3 +512,18 @@ def test_results_computed_under_another_identity_are_failures_not_kept(
     assert len(outcome.failures) == 4 and not outcome.results
     assert all("the executor computed it as" in f.message for f in outcome.failures.values())
     assert not (tmp_path / "run" / "cells").exists()
+
+
+def test_a_worker_that_dies_is_a_failure_not_a_crash():
+    import os
+
+    from fusionkit.api import Failure, Task
+    from fusionkit.executors.processes import ProcessesParams, ProcessExecutor
+
+    executor = ProcessExecutor(ProcessesParams(workers=1))
+    try:
+        results = dict(executor.run([Task("dies", os._exit, (3,))]))
+    finally:
+        executor.close()
+    assert isinstance(results["dies"], Failure)
+    assert results["dies"].message.startswith("worker process failed: BrokenProcessPool")

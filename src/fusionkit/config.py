@@ -220,6 +220,13 @@ class EvaluationConfig(_Model):
     metrics: list[Metric] = Field(default_factory=lambda: list(METRICS), min_length=1)
 
 
+def _refuse_removed(value: Any, key: str, message: str) -> Any:
+    """A setting of an earlier version: an error saying what replaced it (not 'unknown key')."""
+    if isinstance(value, dict) and key in value:
+        raise ValueError(message)
+    return value
+
+
 class RuntimeConfig(_Model):
     """Compute settings. ``executor`` and ``device`` change speed; ``threads`` (torch threads
     per process) also changes the rounding of parallel sums, so it is part of a result's
@@ -232,15 +239,14 @@ class RuntimeConfig(_Model):
     )
     device: Literal["auto", "cpu", "cuda"] = "auto"
 
-    @model_validator(mode="before")
-    @classmethod
-    def _removed(cls, value: Any) -> Any:
-        if isinstance(value, dict) and "jobs" in value:
-            raise ValueError(
-                "runtime.jobs was replaced by runtime.executor: "
-                "{type: processes, params: {workers: N}} (or `fusionkit run --jobs N`)"
-            )
-        return value
+    _removed = model_validator(mode="before")(
+        lambda value: _refuse_removed(
+            value,
+            "jobs",
+            "runtime.jobs was replaced by runtime.executor: "
+            "{type: processes, params: {workers: N}} (or `fusionkit run --jobs N`)",
+        )
+    )
 
 
 class FinalModel(_Model):
@@ -257,15 +263,14 @@ class OutputConfig(_Model):
         description="Pairs refitted on all subjects and kept for `fusionkit predict`.",
     )
 
-    @model_validator(mode="before")
-    @classmethod
-    def _removed(cls, value: Any) -> Any:
-        if isinstance(value, dict) and "checkpoints" in value:
-            raise ValueError(
-                "output.checkpoints was removed: every cell's fitted model is kept in models/; "
-                "list output.final_models for `fusionkit predict`"
-            )
-        return value
+    _removed = model_validator(mode="before")(
+        lambda value: _refuse_removed(
+            value,
+            "checkpoints",
+            "output.checkpoints was removed: every cell's fitted model is kept in models/; "
+            "list output.final_models for `fusionkit predict`",
+        )
+    )
 
 
 class ExperimentConfig(_Model):

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from fusionkit.api import Task
+from fusionkit.api import Failure, Task
 from fusionkit.executors.base import call
 from fusionkit.hookspecs import hookimpl
 
@@ -43,7 +43,11 @@ class ProcessExecutor:
         futures = {self._pool.submit(call, task): task.name for task in tasks}
         try:
             for future in as_completed(futures):
-                yield futures[future], future.result()
+                try:
+                    result = future.result()
+                except Exception as exc:  # the worker itself died (e.g. killed for memory)
+                    result = Failure(f"worker process failed: {type(exc).__name__}: {exc}")
+                yield futures[future], result
         finally:
             for future in futures:
                 future.cancel()
