@@ -161,7 +161,10 @@ def test_when_every_cell_fails_the_run_lists_them_and_exits_1(
     assert all(line.endswith("RuntimeError: this fusion always fails") for line in failed)
     assert "Traceback" not in result.stderr
     report = (tmp_path / "run" / "report.md").read_text()
-    assert "No cell finished" in report and "## Failed" in report
+    assert "**4 cells or encoders failed**" in report and "## Failed" in report
+    assert "| ehr | exploding | 60 | 0 of 3 (external failed) |  |  |  |  |" in report
+    summary = pd.read_csv(tmp_path / "run" / "summary.csv")
+    assert summary[["folds_ok", "folds_failed", "external_failed"]].values.tolist() == [[0, 3, 1]]
     assert "ehr__exploding__r0f0: RuntimeError: this fusion always fails" in report
     debug = cli("run", path, "--out", tmp_path / "run", "--debug")
     assert "Traceback" in debug.stderr and "in fit" in debug.stderr
@@ -492,7 +495,7 @@ class SkewedExecutor:
             finally:
                 cells.__version__ = real
 
-    def close(self):
+    def close(self, abort=False):
         pass
 
 

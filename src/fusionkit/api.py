@@ -109,6 +109,15 @@ class Fusion(Protocol):
 
 
 @runtime_checkable
+class ChecksData(Protocol):
+    """Optional, for encoders: say before any training whether they can take a modality's data
+    (e.g. a CNN whose ``spatial_size`` has 2 values given 3D images). Returns one line per
+    problem; the run stops with them (exit 2) before the first encoder trains."""
+
+    def check_data(self, data: ModalityData) -> list[str]: ...
+
+
+@runtime_checkable
 class HasHistory(Protocol):
     """Optional, for fusions trained epoch by epoch: after ``fit``, ``history_`` holds the
     per-epoch losses (`fusionkit.training.loop.History`); the report plots them."""
@@ -183,6 +192,7 @@ class Executor(Protocol):
 
     def run(self, tasks: Sequence[Task]) -> Iterator[tuple[str, Any]]: ...
 
-    def close(self) -> None:
-        """Release workers; called once at the end of a run, also after an error."""
+    def close(self, abort: bool = False) -> None:
+        """Release workers; called once at the end of a run. ``abort`` (Ctrl-C, an error):
+        stop running tasks now instead of letting them finish."""
         ...

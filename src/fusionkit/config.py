@@ -19,7 +19,7 @@ import types
 import typing
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal, Union
 
 import yaml
 from pydantic import (
@@ -281,7 +281,7 @@ class ExperimentConfig(_Model):
     seed: int = Field(0, ge=0)
     data: DataConfig
     encoders: dict[str, EncoderSpec] = Field(default_factory=dict)
-    scenarios: list[str] | Literal["all"] = "all"
+    scenarios: Annotated[list[str], Field(min_length=1)] | Literal["all"] = "all"
     methods: list[MethodSpec] = Field(min_length=1)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)

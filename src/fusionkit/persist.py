@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from fusionkit.errors import DataError
+from fusionkit.files import dir_mode
 
 TRUSTED_PACKAGES = ("sklearn", "numpy", "scipy", "xgboost", "fusionkit", "builtins")
 
@@ -43,6 +44,7 @@ def save_state(state: dict[str, Any], folder: Path) -> None:
     """Write ``state`` to ``folder`` (replaced as a whole, atomically: old or new, never half)."""
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    os.chmod(tmp, dir_mode())  # mkdtemp gives 0700 whatever the umask
     try:
         arrays: dict[str, np.ndarray] = {}
         tensors: dict[str, Any] = {}

@@ -110,7 +110,12 @@ def run_command(
                 bars[stage] = progress.add_task(stage, total=total)
             progress.update(bars[stage], completed=done, total=total)
 
-        outcome = run_experiment(cfg, run_dir, fresh=fresh, jobs=jobs, progress=update)
+        try:
+            outcome = run_experiment(cfg, run_dir, fresh=fresh, jobs=jobs, progress=update)
+        except KeyboardInterrupt:
+            progress.stop()
+            err(f"interrupted: finished cells are kept in {run_dir}; run again to resume")
+            raise typer.Exit(code=130) from None
     console.print(
         f"{outcome.cells_run} cells run, {outcome.cells_reused} reused; "
         f"{outcome.encoder_trainings} encoder trainings for {outcome.encoder_uses} uses; "
@@ -126,6 +131,8 @@ def run_command(
         "manifest.json",
     ):
         console.print(f"  {run_dir / name}")
+    for note in outcome.notes:
+        err(f"note: {note}")
     for cohort in (outcome.state.cohort, outcome.state.external):
         for warning in cohort.warnings if cohort is not None else []:
             err(f"warning: {cohort.source}: {warning}")

@@ -153,6 +153,7 @@ def load_cohort(config: ExperimentConfig, external: bool = False, verify: bool =
                 {i: read.files[i] for i in ids if i in present},
                 read.source,
                 read.missing_files,
+                read.shapes,
             )
         n_missing = len(ids) - sum(has)
         if n_missing and spec.required:

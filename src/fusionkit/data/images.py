@@ -62,9 +62,21 @@ def load_image(path: str | Path) -> np.ndarray:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(f"{path}: cannot read as {fmt.upper()}: {reason}") from None
     array = np.asarray(array, dtype=np.float32)
+    if array.ndim > 4 or (fmt == "nifti" and _nifti_is_4d(path)):
+        raise DataError(
+            f"{path}: image has more than 3 dimensions (a time series?); fusionkit takes one "
+            "2D or 3D image per file"
+        )
     if not np.all(np.isfinite(array)):
         raise DataError(f"{path}: image contains NaN or infinite values")
     return array
+
+
+def _nifti_is_4d(path: Path) -> bool:
+    import nibabel
+
+    shape = nibabel.load(str(path)).shape
+    return len(shape) > 3 and any(s > 1 for s in shape[3:])
 
 
 def _load_with_monai(path: Path, fmt: str) -> np.ndarray:

@@ -43,6 +43,13 @@ class ImageData:
     files: dict[str, tuple[Path, ...]]
     source: Path
     missing_files: list[Path] = field(default_factory=list)
+    # spatial shapes of the images, when the reader loaded them (``verify: full``); else empty
+    shapes: frozenset[tuple[int, ...]] = frozenset()
+
+    @property
+    def spatial_dims(self) -> int | None:
+        """2 or 3 when the images were checked (all have the same), else None."""
+        return len(next(iter(self.shapes))) if self.shapes else None
 
     @property
     def ids(self) -> list[str]:
@@ -50,7 +57,9 @@ class ImageData:
 
     def subset(self, ids: list[str]) -> ImageData:
         """The files of ``ids`` (in that order)."""
-        return ImageData(self.kind, {i: self.files[i] for i in ids}, self.source)
+        return ImageData(
+            self.kind, {i: self.files[i] for i in ids}, self.source, shapes=self.shapes
+        )
 
     def n_images(self) -> int:
         return int(sum(len(v) for v in self.files.values()))

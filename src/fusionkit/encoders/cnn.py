@@ -144,6 +144,22 @@ class CNNEncoder(TorchEncoder):
 
         return augment
 
+    def check_data(self, data: ImageData) -> list[str]:
+        """Before training: image dimensionality against ``spatial_size``, and sizes that
+        differ without one (known when the reader loaded the images, ``verify: full``)."""
+        if not data.shapes:
+            return []
+        dims = data.spatial_dims
+        if self.params.spatial_size and len(self.params.spatial_size) != dims:
+            return [
+                f"params.spatial_size has {len(self.params.spatial_size)} values but the images "
+                f"of {data.source} are {dims}D"
+            ]
+        if not self.params.spatial_size and len(data.shapes) > 1:
+            shown = ", ".join("x".join(map(str, s)) for s in sorted(data.shapes)[:3])
+            return [f"images of {data.source} differ in size ({shown}); set params.spatial_size"]
+        return []
+
     def preprocessing_state(self) -> dict:
         return {
             "channels": self.channels_,

@@ -30,6 +30,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from fusionkit.data.image_tensors import image_channels
 from fusionkit.data.images import load_image
 from fusionkit.data.modality import ImageData
 from fusionkit.hookspecs import hookimpl
@@ -47,6 +48,11 @@ class ImageFeatureParams(BaseModel):
     levels: int = Field(32, ge=4, le=256, description="Grey levels of the co-occurrence matrix.")
     distances: list[int] = Field(default_factory=lambda: [1, 2, 4], min_length=1)
     bins: int = Field(8, ge=2, le=64, description="Histogram bins of the first-order group.")
+    channels: Literal["auto", "grey", "rgb"] = Field(
+        "auto",
+        description="Colour handling: auto is rgb when any of the first images is colour; grey "
+        "images are then repeated to three channels (and colour ones averaged under grey).",
+    )
 
 
 def _mask(grey: np.ndarray) -> np.ndarray:
@@ -143,10 +149,15 @@ def _shape(mask: np.ndarray) -> dict[str, float]:
 
 
 @functools.lru_cache(maxsize=16384)
-def features_of(path: Path, params_json: str) -> tuple[tuple[str, ...], np.ndarray]:
-    """(names, values) of one image file."""
+def features_of(
+    path: Path, params_json: str, channels: int | None = None
+) -> tuple[tuple[str, ...], np.ndarray]:
+    """(names, values) of one image file (converted to ``channels``: 1 grey, 3 colour)."""
     params = ImageFeatureParams.model_validate_json(params_json)
     image = load_image(path)
+    if channels is not None and image.shape[0] != channels:
+        grey = image.mean(axis=0, keepdims=True)  # grey <-> colour as the CNN encoders do
+        image = grey if channels == 1 else np.repeat(grey, channels, axis=0)
     grey = image.mean(axis=0)
     mask = _mask(grey)
     out: dict[str, float] = {}
@@ -174,18 +185,21 @@ class ImageFeatures:
     def _subject(self, files) -> tuple[list[str], np.ndarray]:
         names, values = [], []
         for k, f in enumerate(files):
-            n, v = features_of(Path(f), self._json)
+            n, v = features_of(Path(f), self._json, self.channels_)
             names += [f"view{k}_{x}" for x in n] if len(files) > 1 else list(n)
             values.append(v)
         return names, np.concatenate(values)
 
     def get_state(self) -> dict:
-        return {"views": self.views_, "feature_names": list(self.feature_names_)}
+        names = list(self.feature_names_)
+        return {"views": self.views_, "channels": self.channels_, "feature_names": names}
 
     def set_state(self, state: dict) -> None:
         self.views_, self.feature_names_ = int(state["views"]), list(state["feature_names"])
+        self.channels_ = int(state["channels"])
 
     def fit(self, data: ImageData, y=None, ctx=None) -> ImageFeatures:
+        self.channels_ = image_channels(data, self.params.channels)
         self.views_ = max((len(v) for v in data.files.values()), default=1)
         first = next(iter(data.files.values()))
         self.feature_names_ = self._subject([first[i % len(first)] for i in range(self.views_)])[0]

@@ -21,7 +21,7 @@ class LocalExecutor:
         for task in tasks:
             yield task.name, call(task)
 
-    def close(self) -> None:
+    def close(self, abort: bool = False) -> None:
         pass
 
 

@@ -2,7 +2,10 @@
 
 Workers are started with ``spawn`` (no state inherited from the driver); a task carries
 everything it needs by value and its result comes back by value, so workers never read the
-config file or write the run directory.
+config file or write the run directory. Workers never outlive the run: each asks the kernel
+to end it when the driver dies (Linux ``PR_SET_PDEATHSIG``) and also watches its parent, so a
+``kill -9`` of the driver leaves no process behind; Ctrl-C reaches only the driver, which then
+stops the workers (finished cells are kept).
 """
 
 from __future__ import annotations
@@ -23,24 +26,57 @@ class ProcessesParams(BaseModel):
     workers: int = Field(2, ge=1, description="Worker processes.")
 
 
+def _tie_to_parent(parent: int) -> None:
+    """Worker initializer: die with the driver, and leave Ctrl-C to it."""
+    import os
+    import signal
+    import threading
+    import time
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: the watchdog below does it
+    if os.getppid() != parent:
+        os._exit(1)  # the driver died before this worker was ready
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="fusionkit-parent-watch").start()
+
+
 class ProcessExecutor:
     """A `concurrent.futures.ProcessPoolExecutor` (spawned), started on first use."""
 
     def __init__(self, params: ProcessesParams):
         self.params = params
         self._pool = None
+        self._workers: list = []
 
     def run(self, tasks: Sequence[Task]) -> Iterator[tuple[str, Any]]:
         import multiprocessing
+        import os
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
         if not tasks:
             return
         if self._pool is None:
+            before = set(multiprocessing.active_children())
             self._pool = ProcessPoolExecutor(
-                max_workers=self.params.workers, mp_context=multiprocessing.get_context("spawn")
+                max_workers=self.params.workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_tie_to_parent,
+                initargs=(os.getpid(),),
             )
+            self._before = before
         futures = {self._pool.submit(call, task): task.name for task in tasks}
+        self._workers = [p for p in multiprocessing.active_children() if p not in self._before]
         try:
             for future in as_completed(futures):
                 try:
@@ -52,10 +88,14 @@ class ProcessExecutor:
             for future in futures:
                 future.cancel()
 
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+    def close(self, abort: bool = False) -> None:
+        if self._pool is None:
+            return
+        if abort:
+            for worker in self._workers:
+                worker.terminate()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._pool = None
 
 
 @hookimpl

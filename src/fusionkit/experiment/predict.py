@@ -157,7 +157,7 @@ def expand_inputs(inputs: list[Path]) -> list[Path]:
 
 
 def _from_table(model: KeptModel, path: Path, id_column: str):
-    from fusionkit.readers.table import read_table_file
+    from fusionkit.readers.table import numeric_column, read_table_file
 
     frame = read_table_file(path, id_column)
     ids = list(frame.index)
@@ -186,15 +186,10 @@ def _from_table(model: KeptModel, path: Path, id_column: str):
             if column in categorical:
                 part[column] = part[column].astype(object).where(part[column].notna(), np.nan)
                 continue
-            values = pd.to_numeric(part[column], errors="coerce")
-            bad = values.isna() & part[column].notna()
-            if bad.any():
-                row = list(part.index).index(bad.idxmax()) + 2
-                raise DataError(
-                    f"{path}: row {row}: column {column!r}: {part[column][bad].iloc[0]!r} "
-                    "is not a number"
-                )
-            part[column] = values.astype(float)
+            values = numeric_column(part[column], path, column)
+            if values is None and part[column].notna().any():
+                raise DataError(f"{path}: column {column!r} holds text; the model takes numbers")
+            part[column] = np.nan if values is None else values
         has = part.notna().any(axis=1).to_numpy()
         available[m] = has
         data[m] = TableData(info["kind"], part[has], path, sorted(categorical))

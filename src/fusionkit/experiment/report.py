@@ -202,6 +202,16 @@ def _table(state, summary: pd.DataFrame) -> pd.DataFrame:
     out = summary.reindex(columns=["scenario", "method", "n_subjects"]).copy()
     if summary.empty:
         return out
+    if summary.folds_failed.sum() or summary.external_failed.fillna(0).sum():
+        out["folds ok"] = [
+            f"{ok} of {ok + bad}" + (" (external failed)" if ext else "")
+            for ok, bad, ext in zip(
+                summary.folds_ok,
+                summary.folds_failed,
+                summary.external_failed.fillna(0),
+                strict=True,
+            )
+        ]
     for metric in metrics:
         mean, sd = summary[f"{metric}_mean"], summary[f"{metric}_std"]
         out[metric] = [

@@ -44,7 +44,10 @@ def results_frame(state, payloads: list[CellResult]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["scenario", "method", "fold", "split", "metric", "value"])
 
 
-def summary_frame(state, results: pd.DataFrame) -> pd.DataFrame:
+def summary_frame(state, results: pd.DataFrame, failed: set[str] = frozenset()) -> pd.DataFrame:
+    """One row per planned scenario x method, with the folds it averages (``folds_ok``) and
+    those that failed (``folds_failed``, ``external_failed``): a mean is never over fewer folds
+    silently, and a pair whose every cell failed still has its row."""
     metrics = state.config.evaluation.metrics
     cohort = state.cohort
     rows = []
@@ -54,10 +57,21 @@ def summary_frame(state, results: pd.DataFrame) -> pd.DataFrame:
         policy = state.config.evaluation.missing
         n = int((have.all(axis=1) if policy == "complete_case" else have.any(axis=1)).sum())
         for method in state.plan.methods:
+            cells = state.plan.cells_for(scenario, method)
+            if not cells:
+                continue  # skipped by the plan (listed in the report)
             part = results[(results.scenario == name) & (results.method == method)]
-            if part.empty:
-                continue
-            row: dict = {"scenario": name, "method": method, "missing": policy, "n_subjects": n}
+            cv = [c for c in cells if c.split == "cv"]
+            external_failed = [c for c in cells if c.split == "external" and c.id in failed]
+            row: dict = {
+                "scenario": name,
+                "method": method,
+                "missing": policy,
+                "n_subjects": n,
+                "folds_ok": int(part[part.split == "cv"].fold.nunique()),
+                "folds_failed": sum(c.id in failed for c in cv),
+                "external_failed": len(external_failed) if state.plan.external else np.nan,
+            }
             for metric in metrics:
                 values = part[(part.metric == metric) & (part.split == "cv")]["value"]
                 values = values.astype(float).dropna()
@@ -70,10 +84,19 @@ def summary_frame(state, results: pd.DataFrame) -> pd.DataFrame:
                     else np.nan
                 )
             rows.append(row)
-    columns = ["scenario", "method", "missing", "n_subjects"] + [
-        f"{metric}_{what}" for metric in metrics for what in ("mean", "std", "external")
-    ]
-    return pd.DataFrame(rows, columns=columns)
+    columns = [
+        "scenario",
+        "method",
+        "missing",
+        "n_subjects",
+        "folds_ok",
+        "folds_failed",
+        "external_failed",
+    ] + [f"{metric}_{what}" for metric in metrics for what in ("mean", "std", "external")]
+    frame = pd.DataFrame(rows, columns=columns)
+    counts = ["folds_ok", "folds_failed", "external_failed"]
+    frame[counts] = frame[counts].astype("Int64")  # whole numbers; empty without external
+    return frame
 
 
 def predictions_frame(state, payloads: list[CellResult]) -> pd.DataFrame:
@@ -188,7 +211,7 @@ def write_outputs(outcome) -> dict[str, pd.DataFrame]:
     run_dir = store.root
     payloads = outcome.results
     results = results_frame(state, payloads)
-    summary = summary_frame(state, results)
+    summary = summary_frame(state, results, set(outcome.failures))
     predictions = predictions_frame(state, payloads)
     write_atomic(run_dir / "results.csv", _csv(results))
     write_atomic(run_dir / "summary.csv", _csv(summary))

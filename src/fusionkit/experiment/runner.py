@@ -22,9 +22,10 @@ from fusionkit.config import ExecutorSpec, ExperimentConfig, resolved
 from fusionkit.errors import DataError
 from fusionkit.experiment.cells import cell_key, cell_tasks
 from fusionkit.experiment.features import task_key
+from fusionkit.experiment.preflight import check_before_training
 from fusionkit.experiment.records import CellOutcome, CellResult, EncoderOutput
 from fusionkit.experiment.state import RunState, prepare
-from fusionkit.experiment.store import RunStore
+from fusionkit.experiment.store import RunLock, RunStore, check_output
 from fusionkit.experiment.tasks import cell_task, encoder_task, encoder_tasks, remember, run_ref
 
 Progress = Callable[[str, int, int], None]
@@ -44,6 +45,7 @@ class RunOutcome:
     timings: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
     results: list[CellResult] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 def make_executor(config: ExperimentConfig, jobs: int | None = None) -> Executor:
@@ -65,9 +67,33 @@ def run_experiment(
 ) -> RunOutcome:
     """Run every cell of ``config`` not already finished; write the outputs of the whole run."""
     started = time.perf_counter()
+    check_output(run_dir)
     state = prepare(config, run_dir)  # bad input stops here, before anything is written
-    run_dir.mkdir(parents=True, exist_ok=True)
-    store = RunStore(run_dir)
+    check_before_training(state)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(f"{run_dir}: cannot be made ({exc.strerror}; --out / output.dir)") from None
+    lock = RunLock(run_dir)
+    note = lock.acquire()
+    try:
+        outcome = _run(state, RunStore(run_dir), started, fresh, jobs, progress)
+    finally:
+        lock.release()
+    if note:
+        outcome.notes.append(note)
+    return outcome
+
+
+def _run(
+    state: RunState,
+    store: RunStore,
+    started: float,
+    fresh: bool,
+    jobs: int | None,
+    progress: Progress | None,
+) -> RunOutcome:
+    config = state.config
     outcome = RunOutcome(state, store)
     ref = run_ref(config)
     remember(ref, state)
@@ -90,6 +116,7 @@ def run_experiment(
             progress(stage, count, total)
 
     executor = make_executor(config, jobs)
+    finished = False
     try:
         failed = set()
         report("encoders", 0, len(stale))
@@ -131,8 +158,9 @@ def run_experiment(
                 if out.result is not None:
                     outcome.timings[f"cell:{cell_id}"] = out.result.seconds
             report("cells", i + 1, len(jobs_))
-    finally:
-        executor.close()
+        finished = True
+    finally:  # Ctrl-C or an error: stop the workers now; finished cells stay usable
+        executor.close(abort=not finished)
 
     outcome.results = [
         r for c in state.plan.evaluated if (r := store.read_result(c.id, keys[c.id])) is not None

@@ -14,26 +14,18 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import socket
+import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from fusionkit.errors import DataError
 from fusionkit.experiment.records import PLAIN, CellResult, EncoderOutput, FittedCell
+from fusionkit.files import file_mode, write_atomic
 
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file next to ``path``, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+__all__ = ["RunLock", "RunStore", "read_json", "write_atomic", "write_json", "write_npz"]
 
 
 def write_json(path: Path, payload: Any) -> None:
@@ -196,3 +188,77 @@ class RunStore:
         buffer = io.BytesIO()
         torch.save(backbone.state_dict(), buffer)
         write_atomic(self.root / "models" / f"{modality}-{encoder_type}.pt", buffer.getvalue())
+
+
+def check_output(run_dir: Path) -> None:
+    """The run directory can be made or written (checked before the data are read, without
+    creating anything): a file in its place, or a parent that is a file, is an error."""
+    if run_dir.exists() and not run_dir.is_dir():
+        raise DataError(f"{run_dir}: exists and is not a directory (--out / output.dir)")
+    parent = run_dir
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise DataError(f"{parent}: is a file, so {run_dir} cannot be made (--out / output.dir)")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise DataError(f"{parent}: not writable, so {run_dir} cannot be made (--out / output.dir)")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class RunLock:
+    """``run.lock`` (PID, host, start time) held for a run's life: one run per directory.
+
+    A second run into the directory is an error naming the holder. A lock left by a run that
+    no longer exists (killed: same host, PID gone) is taken over, with a note.
+    """
+
+    def __init__(self, run_dir: Path):
+        self.path = Path(run_dir) / "run.lock"
+        self.held = False
+
+    def acquire(self) -> str | None:
+        """Take the lock; returns a note if a stale lock was taken over."""
+        note = None
+        for _ in range(2):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, file_mode())
+            except FileExistsError:
+                holder = read_json(self.path) or {}
+                pid, host = holder.get("pid"), holder.get("host")
+                if host == socket.gethostname() and isinstance(pid, int) and not _alive(pid):
+                    self.path.unlink(missing_ok=True)
+                    note = f"took over the lock of an earlier run (pid {pid}) that is gone"
+                    continue
+                raise DataError(
+                    f"{self.path.parent}: another fusionkit run is using this directory (pid "
+                    f"{pid} on {host}, started {holder.get('started')}); wait for it, or delete "
+                    f"{self.path} if that run is gone"
+                ) from None
+            except OSError as exc:
+                raise DataError(f"{self.path.parent}: not writable ({exc.strerror})") from None
+            payload = {
+                "pid": os.getpid(),
+                "host": socket.gethostname(),
+                "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            }
+            with os.fdopen(fd, "w") as handle:
+                json.dump(payload, handle)
+            self.held = True
+            return note
+        raise DataError(f"{self.path}: could not take the run lock")
+
+    def release(self) -> None:
+        if self.held:
+            holder = read_json(self.path) or {}
+            if holder.get("pid") == os.getpid():
+                self.path.unlink(missing_ok=True)
+            self.held = False

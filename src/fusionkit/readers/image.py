@@ -31,8 +31,34 @@ class ImageParams(BaseModel):
         None, description="If set, `path` is a table with the id and this column of file paths."
     )
     verify: Literal["full", "exists"] = Field(
-        "full", description="full: load every image once when the cohort is built."
+        "full",
+        description="full: load every image once when the cohort is built (unreadable, "
+        "constant, 4D or 2D-among-3D images are errors); exists: only check the files exist.",
     )
+
+
+def checked_shapes(images: list[Path]) -> frozenset[tuple[int, ...]]:
+    """Load every image once: unreadable, constant, or of another dimensionality than the
+    others (2D among 3D) is an error naming the file. Returns the spatial shapes found."""
+    dims: dict[int, Path] = {}
+    shapes = set()
+    for image in images:
+        array = load_image(image)  # raises DataError naming the file
+        if float(array.max()) == float(array.min()):
+            raise DataError(
+                f"{image}: constant image (every value is {float(array.min()):g}); remove it, or "
+                "set the reader's params.verify: exists to skip content checks"
+            )
+        dims.setdefault(array.ndim - 1, image)
+        shapes.add(tuple(int(s) for s in array.shape[1:]))
+    if len(dims) > 1:
+        common = max(dims, key=lambda d: sum(len(s) == d for s in shapes))
+        odd = next(d for d in dims if d != common)
+        raise DataError(
+            f"{dims[odd]}: {odd}D image, but the modality's other images are {common}D "
+            f"(e.g. {dims[common]})"
+        )
+    return frozenset(shapes)
 
 
 def _pattern_regex(pattern: str, greedy: bool) -> re.Pattern[str]:
@@ -74,12 +100,13 @@ class ImageReader:
                 f"{ctx.root / path}: image path of modality {ctx.modality!r} needs "
                 f"{PLACEHOLDER} in it, or params.path_column"
             )
-        data = ImageData(self.kind, files, source, missing_files=list(self.missing_files))
+        if not files:
+            where = ctx.root / path if not self.params.path_column else source
+            raise DataError(f"{where}: no image file matches (modality {ctx.modality!r})")
+        shapes = frozenset()
         if self.params.verify == "full" and ctx.verify:
-            for images in files.values():
-                for image in images:
-                    load_image(image)  # raises DataError naming the file
-        return data
+            shapes = checked_shapes([image for images in files.values() for image in images])
+        return ImageData(self.kind, files, source, list(self.missing_files), shapes)
 
     def _from_pattern(self, pattern: str, ctx: ReadContext) -> dict[str, tuple[Path, ...]]:
         root = ctx.root

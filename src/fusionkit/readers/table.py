@@ -20,7 +20,9 @@ class TableParams(BaseModel):
     columns: list[str] | None = Field(None, description="Keep only these feature columns.")
     exclude: list[str] = Field(default_factory=list, description="Never use these as features.")
     categorical: list[str] = Field(
-        default_factory=list, description="Treat these as categories even if they look numeric."
+        default_factory=list,
+        description="Categorical columns (one-hot encoded). Any other column must hold numbers "
+        "only, or text only (then it is categorical too); a column mixing both is an error.",
     )
 
 
@@ -46,13 +48,21 @@ def read_table_file(path: Path, id_column: str, unique_ids: bool = True) -> pd.D
                 frame[id_column] = frame[id_column].astype(str)
         else:
             sep = "\t" if suffix.endswith((".tsv", ".tab", ".tsv.gz")) else ","
+            header = pd.read_csv(path, sep=sep, header=None, nrows=1, dtype=str).iloc[0]
+            _unique_header([str(h).strip() for h in header], path)
             frame = pd.read_csv(path, sep=sep, dtype={id_column: str}, keep_default_na=True)
+    except DataError:
+        raise
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path}: empty file (no header)") from None
     except Exception as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(f"{path}: cannot read table: {reason}") from None
     if id_column not in frame.columns:
         shown = ", ".join(map(str, frame.columns[:8])) + (", ..." if frame.shape[1] > 8 else "")
         raise DataError(f"{path}: id column {id_column!r} not found (columns: {shown})")
+    if frame.empty:
+        raise DataError(f"{path}: no rows (only a header)")
     ids = pd.Series(as_id(frame[id_column]), index=frame.index)
     blank = ids[(ids == "") | (ids.str.lower() == "nan")]
     if len(blank):
@@ -64,6 +74,53 @@ def read_table_file(path: Path, id_column: str, unique_ids: bool = True) -> pd.D
         raise DataError(f"{path}: duplicate {id_column} {first!r} (rows {rows[0]} and {rows[1]})")
     frame.index = pd.Index(ids.tolist(), name=id_column)
     return frame.drop(columns=[id_column])
+
+
+def _unique_header(names: list[str], path: Path) -> None:
+    """A column named twice is an error (pandas would silently rename it ``name.1``)."""
+    seen: dict[str, int] = {}
+    for i, name in enumerate(names):
+        if name in seen:
+            raise DataError(
+                f"{path}: column {name!r} appears twice in the header (columns {seen[name] + 1} "
+                f"and {i + 1})"
+            )
+        seen[name] = i
+
+
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def numeric_column(values: pd.Series, path: Path, column: str) -> pd.Series | None:
+    """The column as float if it holds numbers, None if it holds only text (a category).
+
+    A column mixing numbers and text (``thirty`` among ages, a decimal comma ``82,5``) is an
+    error naming the row: guessing would silently turn a typo into categories. Values must be
+    finite and within the float32 range networks compute in.
+    """
+    if pd.api.types.is_numeric_dtype(values):
+        numbers = values.astype(float)
+    else:
+        present = values.notna() & (values.astype(str).str.strip() != "")
+        numbers = pd.to_numeric(values.where(present), errors="coerce")
+        text = present & numbers.isna()
+        if not numbers.notna().any():
+            return None
+        if text.any():
+            row = list(values.index).index(text.idxmax()) + 2
+            raise DataError(
+                f"{path}: row {row}, column {column!r}: {values[text].iloc[0]!r} is not a number "
+                "but the column's other values are (fix the value, or list the column in the "
+                "reader's params.categorical)"
+            )
+    bad = ~np.isfinite(numbers.fillna(0.0).to_numpy()) | (numbers.abs() > FLOAT32_MAX).to_numpy()
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise DataError(
+            f"{path}: row {row + 2}, column {column!r}: {float(numbers.iloc[row])!r} is infinite or "
+            "beyond the float32 range (leave the cell empty for a missing value)"
+        )
+    return numbers
 
 
 def select_columns(
@@ -99,17 +156,14 @@ class TableReader:
         categorical = []
         for column in frame.columns:
             values = frame[column]
-            if column in self.params.categorical or not pd.api.types.is_numeric_dtype(values):
+            numbers = None
+            if column not in self.params.categorical:
+                numbers = numeric_column(values, file, column)
+            if numbers is None:  # declared categorical, or text only
                 frame[column] = values.map(lambda v: np.nan if pd.isna(v) else str(v).strip())
                 categorical.append(column)
             else:
-                frame[column] = values.astype(float)
-                infinite = np.flatnonzero(np.isinf(frame[column].to_numpy()))
-                if len(infinite):
-                    raise DataError(
-                        f"{file}: row {int(infinite[0]) + 2}, column {column!r}: infinite value "
-                        "(leave the cell empty for a missing value)"
-                    )
+                frame[column] = numbers
         return TableData(self.kind, frame, file, categorical)
 
 
