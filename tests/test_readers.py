@@ -84,7 +84,9 @@ def test_image_reader_path_column_and_several_views(tmp_path):
 def test_image_pattern_prefers_known_ids(tmp_path):
     (tmp_path / "img").mkdir()
     for name in ("OAS1_0001_MR1_a", "OAS1_0001_MR1_c", "OAS1_0002_MR1_a"):
-        Image.fromarray(np.arange(16, dtype=np.uint8).reshape(4, 4)).save(tmp_path / "img" / f"{name}.jpg")
+        Image.fromarray(np.arange(16, dtype=np.uint8).reshape(4, 4)).save(
+            tmp_path / "img" / f"{name}.jpg"
+        )
     data = reader("image").read(
         "img/{subject_id}_*.jpg",
         ctx(tmp_path, "image", known_ids=frozenset({"OAS1_0001_MR1", "OAS1_0002_MR1"})),

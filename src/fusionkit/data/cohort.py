@@ -203,5 +203,5 @@ def check_class_sizes(cohort: Cohort, folds: int, where: str = "evaluation.cv_fo
         if count < folds:
             raise DataError(
                 f"{cohort.source}: class {name!r} has {count} subjects, "
-                f"fewer than {where} = {folds}"
+                f"fewer than {where}{'' if where.endswith('=') else ' ='} {folds}"
             )

@@ -74,7 +74,11 @@ def prepare(config: ExperimentConfig, run_dir: Path | None, verify: bool = True)
     """Load cohorts and folds and check them; raises `DataError` before anything is written."""
     cohort = load_cohort(config, verify=verify)
     evaluation = config.evaluation
-    check_class_sizes(cohort, evaluation.cv_folds if evaluation.holdout is None else 2)
+    if evaluation.holdout is None:
+        check_class_sizes(cohort, evaluation.cv_folds)
+    else:  # a hold-out is the first part of a round(1 / holdout)-fold split
+        parts = max(2, round(1 / evaluation.holdout))
+        check_class_sizes(cohort, parts, "1 / evaluation.holdout =")
     plan = make_plan(config)
     external = load_cohort(config, external=True, verify=verify) if plan.external else None
     folds = make_folds(cohort.y, cohort.groups, evaluation, config.seed)

@@ -41,6 +41,7 @@ def checked_shapes(images: list[Path]) -> frozenset[tuple[int, ...]]:
     """Load every image once: unreadable, constant, or of another dimensionality than the
     others (2D among 3D) is an error naming the file. Returns the spatial shapes found."""
     dims: dict[int, Path] = {}
+    counts: dict[int, int] = {}
     shapes = set()
     for image in images:
         array = load_image(image)  # raises DataError naming the file
@@ -50,9 +51,10 @@ def checked_shapes(images: list[Path]) -> frozenset[tuple[int, ...]]:
                 "set the reader's params.verify: exists to skip content checks"
             )
         dims.setdefault(array.ndim - 1, image)
+        counts[array.ndim - 1] = counts.get(array.ndim - 1, 0) + 1
         shapes.add(tuple(int(s) for s in array.shape[1:]))
     if len(dims) > 1:
-        common = max(dims, key=lambda d: sum(len(s) == d for s in shapes))
+        common = max(counts, key=counts.__getitem__)
         odd = next(d for d in dims if d != common)
         raise DataError(
             f"{dims[odd]}: {odd}D image, but the modality's other images are {common}D "

@@ -116,9 +116,10 @@ def numeric_column(values: pd.Series, path: Path, column: str) -> pd.Series | No
     bad = ~np.isfinite(numbers.fillna(0.0).to_numpy()) | (numbers.abs() > FLOAT32_MAX).to_numpy()
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
+        value = float(numbers.iloc[row])
         raise DataError(
-            f"{path}: row {row + 2}, column {column!r}: {float(numbers.iloc[row])!r} is infinite or "
-            "beyond the float32 range (leave the cell empty for a missing value)"
+            f"{path}: row {row + 2}, column {column!r}: {value!r} is infinite or beyond the "
+            "float32 range (leave the cell empty for a missing value)"
         )
     return numbers
 
