@@ -15,7 +15,7 @@ STAMP   = $(VENV)/.installed
 $(STAMP): pyproject.toml plugins/fusionkit-extratrees/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet "$(TORCH)"
-	$(BIN)/python -m pip install --quiet -e ".[dev,docs]" -e plugins/fusionkit-extratrees
+	$(BIN)/python -m pip install --quiet -e ".[dev,docs,ray]" -e plugins/fusionkit-extratrees
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -530,3 +530,55 @@ def test_a_worker_that_dies_is_a_failure_not_a_crash():
         executor.close()
     assert isinstance(results["dies"], Failure)
     assert results["dies"].message.startswith("worker process failed: BrokenProcessPool")
+
+
+def test_ray_executor_gives_the_same_bytes_as_local(table_config, write_config, tmp_path):
+    pytest.importorskip("ray")
+    config = dict(table_config, scenarios=["ehr", "ehr+snp"])
+    config["methods"] = [
+        {"type": "logistic_regression"},
+        {"type": "feature_level", "params": {"features": "encoded"}},
+        {"type": "deep_concat", "params": {"train": {"epochs": 3}}},
+    ]
+    path = write_config(config)
+    local = run_experiment(load_config(path), tmp_path / "local")
+    ray_config = ["runtime.executor.type=ray", "runtime.executor.params.workers=2"]
+    cfg = load_config(path, ray_config)
+    path.write_text("not: [the config")  # Ray workers get the prepared run by value
+    distributed = run_experiment(cfg, tmp_path / "ray")
+    assert not local.failures and not distributed.failures
+    assert distributed.cells_run == local.cells_run > 0
+    for name in ("results.csv", "summary.csv", "predictions.csv"):
+        assert (tmp_path / "local" / name).read_bytes() == (tmp_path / "ray" / name).read_bytes()
+
+
+def flaky(counter: str) -> str:
+    """Fails on its first call, then succeeds (the counter file survives the worker)."""
+    path = Path(counter)
+    calls = int(path.read_text()) if path.exists() else 0
+    path.write_text(str(calls + 1))
+    if calls == 0:
+        raise RuntimeError("first attempt fails")
+    return f"done after {calls + 1} attempts"
+
+
+def test_ray_executor_retries_a_failed_task_then_reports_it(tmp_path):
+    pytest.importorskip("ray")
+    import sys
+
+    from ray import cloudpickle
+
+    from fusionkit.api import Failure, Task
+    from fusionkit.executors.ray_executor import RayExecutor, RayParams
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers cannot import tests
+    executor = RayExecutor(RayParams(workers=1, max_retries=1))
+    try:
+        retried = dict(executor.run([Task("flaky", flaky, (str(tmp_path / "a"),))]))
+        executor.params = RayParams(workers=1, max_retries=0)
+        reported = dict(executor.run([Task("flaky", flaky, (str(tmp_path / "b"),))]))
+    finally:
+        executor.close()
+    assert retried == {"flaky": "done after 2 attempts"}
+    assert isinstance(reported["flaky"], Failure)
+    assert reported["flaky"].message == "RuntimeError: first attempt fails"

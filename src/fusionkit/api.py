@@ -38,6 +38,8 @@ class Tags:
       their data (``FusionInput.data``); each encoder must have ``trainable_backbone``.
     - ``handles_missing`` (fusion, classifier): a subject may lack some modalities of the
       scenario (``evaluation.missing: available``); false: such scenarios are skipped.
+    - ``remote`` (executor): tasks run where the driver's data files may not be readable; the
+      driver sends its prepared run (cohort tables, folds) with the tasks, by value.
     - ``trainable_backbone`` (encoder): a
       [`TorchEncoder`][fusionkit.encoders.torch_base.TorchEncoder] whose network can be
       trained inside another model (end-to-end fusion).
@@ -47,6 +49,7 @@ class Tags:
     trains_encoders: bool = False
     handles_missing: bool = True
     trainable_backbone: bool = False
+    remote: bool = False
 
 
 TagsDecl = Tags | Callable[[Any], Tags]
@@ -174,6 +177,8 @@ class Task:
     name: str
     fn: Callable[..., Any]
     args: tuple = ()
+    kind: str = "task"  # "encoder" or "cell": executors may give kinds other resources
+    threads: int = 1  # CPU threads the task computes with (``runtime.threads``)
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "fusionkit.classifiers.xgb",
     "fusionkit.executors.local",
     "fusionkit.executors.processes",
+    "fusionkit.executors.ray_executor",
 )
 
 HOOK_KINDS: dict[str, str] = {

@@ -50,11 +50,15 @@ class RunOutcome:
 
 def make_executor(config: ExperimentConfig, jobs: int | None = None) -> Executor:
     """The configured executor; ``jobs`` (``--jobs N``) is a shortcut for N worker processes."""
+    return _executor_spec(config, jobs).build()
+
+
+def _executor_spec(config: ExperimentConfig, jobs: int | None) -> ExecutorSpec:
     spec = config.runtime.executor
     if jobs is not None:
         params = {"workers": jobs} if jobs > 1 else {}
         spec = resolved(ExecutorSpec(type="processes" if jobs > 1 else "local", params=params))
-    return spec.build()
+    return spec
 
 
 def run_experiment(
@@ -95,7 +99,9 @@ def _run(
 ) -> RunOutcome:
     config = state.config
     outcome = RunOutcome(state, store)
-    ref = run_ref(config)
+    executor_spec = _executor_spec(config, jobs)
+    remote = executor_spec.component.tags(executor_spec.resolved_params).remote
+    ref = run_ref(config, state if remote else None)
     remember(ref, state)
     keys = {c.id: cell_key(state, c) for c in state.plan.cells}
 
@@ -115,7 +121,7 @@ def _run(
         if progress is not None:
             progress(stage, count, total)
 
-    executor = make_executor(config, jobs)
+    executor = executor_spec.build()
     finished = False
     try:
         failed = set()

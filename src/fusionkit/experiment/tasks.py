@@ -8,7 +8,7 @@ the YAML file and never writes the run directory.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fusionkit.api import Task
@@ -21,17 +21,23 @@ from fusionkit.experiment.state import RunState, digest, prepare
 
 @dataclass(frozen=True)
 class RunRef:
-    """A run's resolved config as plain data (picklable, JSON-able), and its identity."""
+    """A run's resolved config as plain data (picklable, JSON-able), and its identity; for a
+    remote executor also the driver's prepared run (cohort tables, folds), so workers need not
+    read the data tables."""
 
     config: dict[str, Any]
     source: str | None
     digest: str
+    state: RunState | None = field(default=None, compare=False, repr=False)
 
 
-def run_ref(config: ExperimentConfig) -> RunRef:
+def run_ref(config: ExperimentConfig, state: RunState | None = None) -> RunRef:
     data = config.model_dump(mode="json")
     source = str(config.source) if config.source else None
-    return RunRef(data, source, digest([data, source]))
+    shipped = None
+    if state is not None:  # without the driver's run directory: workers never write
+        shipped = RunState(**{**vars(state), "run_dir": None})
+    return RunRef(data, source, digest([data, source]), shipped)
 
 
 _STATES: dict[str, RunState] = {}
@@ -46,8 +52,11 @@ def state_for(ref: RunRef) -> RunState:
     """The prepared run of ``ref`` in this process (prepared on first use)."""
     if ref.digest not in _STATES:
         _STATES.clear()  # one run per worker process at a time
-        config = config_from_data(ref.config, ref.source)
-        _STATES[ref.digest] = prepare(config, None, verify=False)
+        if ref.state is not None:
+            _STATES[ref.digest] = ref.state
+        else:
+            config = config_from_data(ref.config, ref.source)
+            _STATES[ref.digest] = prepare(config, None, verify=False)
     return _STATES[ref.digest]
 
 
@@ -58,18 +67,31 @@ def encoder_tasks(state: RunState) -> dict[str, EncoderTask]:
 
 def fit_encoder_task(ref: RunRef, name: str) -> EncoderOutput:
     state = state_for(ref)
-    return fit_encoder(state, encoder_tasks(state)[name])
+    with _threads(state):
+        return fit_encoder(state, encoder_tasks(state)[name])
 
 
 def run_cell_task(ref: RunRef, cell_id: str, embeddings: Embeddings) -> CellOutcome:
     state = state_for(ref)
     cell = next(c for c in state.plan.cells if c.id == cell_id)
-    return run_cell(state, cell, embeddings)
+    with _threads(state):
+        return run_cell(state, cell, embeddings)
+
+
+def _threads(state: RunState):
+    """Torch sets its own thread count (`seed_everything`); BLAS and OpenMP (numpy, scikit-
+    learn) get the same ``runtime.threads`` here, wherever the task runs: their parallel sums
+    also round differently with another count."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=state.config.runtime.threads)
 
 
 def encoder_task(ref: RunRef, name: str) -> Task:
-    return Task(name, fit_encoder_task, (ref, name))
+    threads = ref.config["runtime"]["threads"]
+    return Task(name, fit_encoder_task, (ref, name), kind="encoder", threads=threads)
 
 
 def cell_task(ref: RunRef, cell_id: str, embeddings: Embeddings) -> Task:
-    return Task(cell_id, run_cell_task, (ref, cell_id, embeddings))
+    threads = ref.config["runtime"]["threads"]
+    return Task(cell_id, run_cell_task, (ref, cell_id, embeddings), kind="cell", threads=threads)
