@@ -105,3 +105,36 @@ def test_nifti_via_copy_keeps_values(tmp_path):
     dst = tmp_path / "x.nii.gz"
     shutil.copy(src, dst)
     assert np.array_equal(load_image(dst), load_image(src))
+
+
+def test_a_cnn_reads_one_batch_of_images_at_a_time(tmp_path, monkeypatch):
+    """Training and prediction load images lazily, batch by batch; a tiny image cache gives
+    the same network as a large one."""
+    from fusionkit.config import EncoderSpec, resolved
+    from fusionkit.data import image_tensors
+    from fusionkit.testing import sample_data
+    from fusionkit.training.context import FitContext
+
+    data, y = sample_data("image", tmp_path / "img", n=40)
+    spec = {
+        "spatial_size": [16, 16],
+        "widen_factor": 0.125,
+        "train": {"epochs": 2, "batch_size": 8},
+    }
+
+    def fit(cache_mb: str):
+        monkeypatch.setenv("FUSIONKIT_IMAGE_CACHE_MB", cache_mb)
+        image_tensors.clear_image_cache()
+        encoder = resolved(EncoderSpec(type="resnet10", params=spec)).build()
+        loads: list[int] = []
+        original = encoder._prepared
+        monkeypatch.setattr(encoder, "_prepared", lambda d: loads.append(len(d.ids)) or original(d))
+        encoder.fit(data, y, FitContext(n_classes=3, threads=1))
+        return encoder, loads
+
+    encoder, loads = fit("1024")
+    assert loads and max(loads) <= 8  # batches of 8 (validation too), never the whole set
+    z = encoder.transform(data)
+    small, _ = fit("0.001")  # a cache of about one image: everything is read again from disk
+    assert len(image_tensors._CACHE) <= 1
+    assert np.array_equal(small.transform(data), z)

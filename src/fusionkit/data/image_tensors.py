@@ -12,6 +12,9 @@ own. Arrays are cached in memory, so folds and methods load and enhance each fil
 from __future__ import annotations
 
 import functools
+import os
+from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -31,8 +34,43 @@ def _transform(spec_json: str):
     return get_registry().get("transform", spec["type"]).build(spec["params"])
 
 
-@functools.lru_cache(maxsize=8192)
-def prepared_image(
+def _cache_budget() -> int:
+    return int(float(os.environ.get("FUSIONKIT_IMAGE_CACHE_MB", "1024")) * 2**20)
+
+
+_CACHE: OrderedDict[tuple, np.ndarray] = OrderedDict()
+_CACHED = [0]  # bytes held
+
+
+def prepared_image(*args) -> np.ndarray:
+    """`load_prepared` through a least-recently-used cache of at most
+    ``FUSIONKIT_IMAGE_CACHE_MB`` (default 1024) MiB: folds and epochs reuse what fits, the rest
+    is read again from disk, so memory stays bounded whatever the cohort's size."""
+    key = tuple(args)
+    if key in _CACHE:
+        _CACHE.move_to_end(key)
+        return _CACHE[key]
+    array = load_prepared(*args)
+    array.setflags(write=False)
+    _CACHE[key] = array
+    _CACHED[0] += array.nbytes
+    budget = _cache_budget()
+    while _CACHED[0] > budget and len(_CACHE) > 1:
+        _, old = _CACHE.popitem(last=False)
+        _CACHED[0] -= old.nbytes
+    return array
+
+
+def clear_image_cache() -> None:
+    """Forget every cached image array."""
+    _CACHE.clear()
+    _CACHED[0] = 0
+
+
+prepared_image.cache_clear = clear_image_cache  # type: ignore[attr-defined]
+
+
+def load_prepared(
     path: Path,
     channels: int,
     spatial_size: tuple[int, ...] | None,
@@ -100,3 +138,65 @@ def stack_subjects(
         shape = arrays[0].shape
         out.append(np.concatenate(arrays, axis=0))
     return np.stack(out) if out else np.zeros((0,), np.float32)
+
+
+class SubjectImages:
+    """The images of some subjects, read lazily: indexable like a float32 tensor of shape
+    (subjects, channels, *spatial). Indexing (a slice, a tensor or list of positions) loads and
+    prepares just those subjects — a batch; `subset` selects subjects without loading any. So a
+    network trains and predicts with one batch of images in memory at a time (plus the bounded
+    cache of `prepared_image`), whatever the cohort's size."""
+
+    def __init__(self, data: ImageData, prepare: Callable[[ImageData], np.ndarray]):
+        self.data = data
+        self.prepare = prepare
+        self._ids = list(data.files)
+        self._item: tuple[int, ...] | None = None
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        if self._item is None:
+            self._item = tuple(self._load(self._ids[:1]).shape[1:]) if self._ids else (0,)
+        return (len(self._ids), *self._item)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def _load(self, ids: list[str]):
+        import torch
+
+        arrays = self.prepare(self.data.subset(ids))
+        if self._item is not None and len(ids) and tuple(arrays.shape[1:]) != self._item:
+            raise DataError(
+                f"{self.data.files[ids[0]][0]}: image size {tuple(arrays.shape[1:])} differs "
+                f"from the others {self._item}; set the encoder's params.spatial_size"
+            )
+        return torch.as_tensor(np.ascontiguousarray(arrays), dtype=torch.float32)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            ids = self._ids[index]
+        else:
+            positions = np.asarray(index.cpu() if hasattr(index, "cpu") else index).reshape(-1)
+            ids = [self._ids[int(p)] for p in positions]
+        return self._load(ids)
+
+    def subset(self, positions) -> SubjectImages:
+        """Some subjects, still unloaded (e.g. the fit and validation parts of a training part)."""
+        ids = [self._ids[int(p)] for p in np.asarray(positions).reshape(-1)]
+        part = SubjectImages(self.data.subset(ids), self.prepare)
+        part._item = self._item
+        return part
+
+    def mean(self, chunk: int = 64) -> np.ndarray:
+        """The mean image, accumulated chunk by chunk (float64)."""
+        total = None
+        for start in range(0, len(self), chunk):
+            block = self.prepare(self.data.subset(self._ids[start : start + chunk]))
+            part = block.sum(axis=0, dtype=np.float64)
+            total = part if total is None else total + part
+        return (total / max(len(self), 1)).astype(np.float32)

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from fusionkit.api import Tags
 from fusionkit.config import TransformSpec
-from fusionkit.data.image_tensors import image_channels, stack_subjects
+from fusionkit.data.image_tensors import SubjectImages, image_channels, stack_subjects
 from fusionkit.data.modality import ImageData
 from fusionkit.encoders.torch_base import TorchEncoder
 from fusionkit.errors import DataError
@@ -86,7 +86,7 @@ class CNNEncoder(TorchEncoder):
         self.mean_ = None
         if self.params.intensity == "mean_subtraction":
             # The mean image of the training part only: the one statistic learnt from data.
-            self.mean_ = self._arrays(data).mean(axis=0)
+            self.mean_ = SubjectImages(data, self._arrays).mean()
 
     def _arrays(self, data: ImageData) -> np.ndarray:
         intensity = "unit" if self.params.intensity == "mean_subtraction" else "zscore"
@@ -94,13 +94,13 @@ class CNNEncoder(TorchEncoder):
             data, self.channels_, self.size_, self.views_, intensity, self.enhance_
         )
 
-    def to_tensor(self, data: ImageData):
-        import torch
-
+    def _prepared(self, data: ImageData) -> np.ndarray:
         arrays = self._arrays(data)
-        if self.mean_ is not None:
-            arrays = arrays - self.mean_
-        return torch.as_tensor(arrays, dtype=torch.float32)
+        return arrays - self.mean_ if self.mean_ is not None else arrays
+
+    def to_tensor(self, data: ImageData) -> SubjectImages:
+        """The subjects' images, loaded batch by batch when a network reads them."""
+        return SubjectImages(data, self._prepared)
 
     def augmenter(self, ctx):
         """MONAI RandAffine (rotation, shear, scale) + RandFlip on each training sample."""

@@ -101,7 +101,7 @@ class DeepConcat:
         out = []
         for m in self.modalities_:
             rows = np.flatnonzero(inp.available[m])
-            part = self.encoders_[m].to_tensor(inp.data[m]) if len(rows) else None
+            part = self.encoders_[m].to_tensor(inp.data[m])[:] if len(rows) else None
             full = torch.zeros((len(inp.ids), *self.shapes_[m]), dtype=torch.float32)
             if part is not None:
                 full[torch.as_tensor(rows)] = part.float()
@@ -128,7 +128,7 @@ class DeepConcat:
                 )
             rows = inp.available[m]
             encoder.fit_preprocessing(inp.data[m], y[rows])
-            example = encoder.to_tensor(inp.data[m])
+            example = encoder.to_tensor(inp.data[m])  # a tensor, or images loaded lazily
             backbone, dim = encoder.make_backbone(example[:2])
             # the encoder's own unsupervised phase (e.g. denoising pretraining), on the fit
             # part of its training subjects only

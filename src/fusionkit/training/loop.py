@@ -71,7 +71,12 @@ def split_validation(
 def carve(inputs: Sequence, y: np.ndarray, ctx: FitContext, ids: Sequence[str] | None = None):
     """Split tensors and labels of a training part into (fit inputs, fit y, val inputs, val y)."""
     fit, val = split_validation(y, ctx, ids)
-    return [t[fit] for t in inputs], y[fit], [t[val] for t in inputs], y[val]
+    return [take(t, fit) for t in inputs], y[fit], [take(t, val) for t in inputs], y[val]
+
+
+def take(inputs, positions: np.ndarray):
+    """Rows of a tensor; a lazily loaded input (`SubjectImages`) stays lazy."""
+    return inputs.subset(positions) if hasattr(inputs, "subset") else inputs[positions]
 
 
 def train_classifier(
