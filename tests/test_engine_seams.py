@@ -483,17 +483,21 @@ class SkewedExecutor:
     def __init__(self, params):
         pass
 
-    def run(self, tasks):
+    def run(self, tasks, then=None):
         from fusionkit.executors.base import call
         from fusionkit.experiment import cells
 
-        for task in tasks:
+        queue = list(tasks)
+        while queue:
+            task = queue.pop(0)
             real = cells.__version__
             cells.__version__ = "9.9.9"
             try:
-                yield task.name, call(task)
+                result = call(task)
             finally:
                 cells.__version__ = real
+            queue += then(task.name, result) if then else []
+            yield task.name, result
 
     def close(self, abort=False):
         pass

@@ -190,12 +190,20 @@ class Failure:
     input_error: bool = field(default=False, compare=False)
 
 
+Then = Callable[[str, Any], Sequence[Task]]
+"""Called by an executor with each finished task's result; returns follow-up tasks."""
+
+
 @runtime_checkable
 class Executor(Protocol):
     """``register_executors``: runs tasks somewhere and yields ``(name, result or Failure)``
     as each finishes, in any order. Only the driver writes files."""
 
-    def run(self, tasks: Sequence[Task]) -> Iterator[tuple[str, Any]]: ...
+    def run(self, tasks: Sequence[Task], then: Then | None = None) -> Iterator[tuple[str, Any]]:
+        """Run ``tasks``; for each finished one call ``then(name, result)`` (in the driver)
+        and run the tasks it returns too (e.g. the cells whose encoders are now done), then
+        yield ``(name, result)``."""
+        ...
 
     def close(self, abort: bool = False) -> None:
         """Release workers; called once at the end of a run. ``abort`` (Ctrl-C, an error):

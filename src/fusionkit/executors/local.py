@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from fusionkit.api import Task
+from fusionkit.api import Task, Then
 from fusionkit.executors.base import call
 from fusionkit.hookspecs import hookimpl
 from fusionkit.registry import NoParams
@@ -17,9 +18,14 @@ class LocalExecutor:
     def __init__(self, params: NoParams | None = None):
         self.params = params
 
-    def run(self, tasks: Sequence[Task]) -> Iterator[tuple[str, Any]]:
-        for task in tasks:
-            yield task.name, call(task)
+    def run(self, tasks: Sequence[Task], then: Then | None = None) -> Iterator[tuple[str, Any]]:
+        queue = deque(tasks)
+        while queue:
+            task = queue.popleft()
+            result = call(task)
+            if then is not None:
+                queue.extend(then(task.name, result))
+            yield task.name, result
 
     def close(self, abort: bool = False) -> None:
         pass

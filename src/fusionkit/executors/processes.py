@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from fusionkit.api import Failure, Task
+from fusionkit.api import Failure, Task, Then
 from fusionkit.executors.base import call
 from fusionkit.hookspecs import hookimpl
 
@@ -59,10 +59,10 @@ class ProcessExecutor:
         self._pool = None
         self._workers: list = []
 
-    def run(self, tasks: Sequence[Task]) -> Iterator[tuple[str, Any]]:
+    def run(self, tasks: Sequence[Task], then: Then | None = None) -> Iterator[tuple[str, Any]]:
         import multiprocessing
         import os
-        from concurrent.futures import ProcessPoolExecutor, as_completed
+        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
         if not tasks:
             return
@@ -78,12 +78,17 @@ class ProcessExecutor:
         futures = {self._pool.submit(call, task): task.name for task in tasks}
         self._workers = [p for p in multiprocessing.active_children() if p not in self._before]
         try:
-            for future in as_completed(futures):
-                try:
-                    result = future.result()
-                except Exception as exc:  # the worker itself died (e.g. killed for memory)
-                    result = Failure(f"worker process failed: {type(exc).__name__}: {exc}")
-                yield futures[future], result
+            while futures:
+                done, _ = wait(futures, return_when=FIRST_COMPLETED)
+                for future in done:
+                    name = futures.pop(future)
+                    try:
+                        result = future.result()
+                    except Exception as exc:  # the worker itself died (e.g. killed for memory)
+                        result = Failure(f"worker process failed: {type(exc).__name__}: {exc}")
+                    for task in then(name, result) if then is not None else ():
+                        futures[self._pool.submit(call, task)] = task.name
+                    yield name, result
         finally:
             for future in futures:
                 future.cancel()

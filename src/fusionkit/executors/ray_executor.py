@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from fusionkit.api import Failure, Tags, Task
+from fusionkit.api import Failure, Tags, Task, Then
 from fusionkit.errors import ConfigError
 from fusionkit.executors.base import call
 from fusionkit.hookspecs import hookimpl
@@ -67,7 +67,7 @@ class RayExecutor:
             self._started = True
         return ray
 
-    def run(self, tasks: Sequence[Task]) -> Iterator[tuple[str, Any]]:
+    def run(self, tasks: Sequence[Task], then: Then | None = None) -> Iterator[tuple[str, Any]]:
         if not tasks:
             return
         ray = self._ray()
@@ -106,6 +106,8 @@ class RayExecutor:
             if retry and tries < self.params.max_retries:
                 pending[submit(task)] = (task, tries + 1)
                 continue
+            for follow in then(task.name, result) if then is not None else ():
+                pending[submit(follow)] = (follow, 0)
             yield task.name, result
 
     def close(self, abort: bool = False) -> None:

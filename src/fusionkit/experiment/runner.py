@@ -121,49 +121,73 @@ def _run(
         if progress is not None:
             progress(stage, count, total)
 
+    # Cells wait only for their own encoders: each is submitted as soon as the last encoder
+    # output it needs is kept, so on a pool or cluster cells run while other encoders train.
+    waiting = {c.id: {t.name for t in cell_tasks(state, c)} & set(stale) for c in todo}
+    cells = {c.id: c for c in todo}
+    embeddings: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    counts = {"encoders": 0, "cells": 0}
+    n_cells = len(todo)
+
+    def cell_job(cell_id: str):
+        names = [t.name for t in cell_tasks(state, cells[cell_id])]
+        for name in names:
+            if name not in embeddings:
+                embeddings[name] = store.load_embeddings(name)
+        return cell_task(ref, cell_id, {n: embeddings[n] for n in names})
+
+    def ready(finished_encoder: str | None) -> list:
+        out = []
+        for cell_id, missing in list(waiting.items()):
+            missing.discard(finished_encoder)
+            if not missing:
+                del waiting[cell_id]
+                out.append(cell_job(cell_id))
+        return out
+
+    def then(name: str, out) -> list:
+        """Keep an encoder's output (or its failure), and release the cells now ready."""
+        if name not in all_tasks or name in cells:
+            return []
+        if not isinstance(out, Failure) and out.key != task_key(state, all_tasks[name]):
+            out = _mismatch(out.key)
+        counts["encoders"] += 1
+        report("encoders", counts["encoders"], len(stale))
+        if isinstance(out, Failure):
+            _stop_on_input_error(out)
+            outcome.failures[f"encoder {name}"] = out
+            for cell_id, missing in list(waiting.items()):
+                if name in missing:
+                    del waiting[cell_id]
+                    outcome.failures[cell_id] = Failure("its encoder failed")
+                    counts["cells"] += 1
+            return []
+        _keep_encoder(store, all_tasks[name], out)
+        outcome.timings[f"encoder:{name}"] = out.seconds
+        outcome.encoder_trainings += 1
+        return ready(name)
+
     executor = executor_spec.build()
     finished = False
     try:
-        failed = set()
         report("encoders", 0, len(stale))
-        results = executor.run([encoder_task(ref, name) for name in stale])
-        for i, (name, out) in enumerate(results):
-            if not isinstance(out, Failure) and out.key != task_key(state, all_tasks[name]):
-                out = _mismatch(out.key)
-            if isinstance(out, Failure):
-                _stop_on_input_error(out)
-                failed.add(name)
-                outcome.failures[f"encoder {name}"] = out
-            else:
-                _keep_encoder(store, all_tasks[name], out)
-                outcome.timings[f"encoder:{name}"] = out.seconds
-                outcome.encoder_trainings += 1
-            report("encoders", i + 1, len(stale))
-
-        embeddings: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        jobs_: list = []
-        for cell in todo:
-            names = [t.name for t in cell_tasks(state, cell)]
-            if set(names) & failed:
-                outcome.failures[cell.id] = Failure("its encoder failed")
-                continue
-            for name in names:
-                if name not in embeddings:
-                    embeddings[name] = store.load_embeddings(name)
-            jobs_.append(cell_task(ref, cell.id, {n: embeddings[n] for n in names}))
-        report("cells", 0, len(jobs_))
-        for i, (cell_id, out) in enumerate(executor.run(jobs_)):
-            if not isinstance(out, Failure) and out.fitted.meta["key"] != keys[cell_id]:
+        report("cells", 0, n_cells)
+        first = [encoder_task(ref, name) for name in stale] + ready(None)
+        for name, out in executor.run(first, then=then):
+            if name not in cells:
+                continue  # an encoder: kept by `then`
+            if not isinstance(out, Failure) and out.fitted.meta["key"] != keys[name]:
                 out = _mismatch(out.fitted.meta["key"])
             if isinstance(out, Failure):
                 _stop_on_input_error(out)
-                outcome.failures[cell_id] = out
+                outcome.failures[name] = out
             else:
                 _keep_cell(store, out)
                 outcome.cells_run += 1
                 if out.result is not None:
-                    outcome.timings[f"cell:{cell_id}"] = out.result.seconds
-            report("cells", i + 1, len(jobs_))
+                    outcome.timings[f"cell:{name}"] = out.result.seconds
+            counts["cells"] += 1
+            report("cells", counts["cells"], n_cells)
         finished = True
     finally:  # Ctrl-C or an error: stop the workers now; finished cells stay usable
         executor.close(abort=not finished)
