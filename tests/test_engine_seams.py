@@ -4,6 +4,7 @@ results and failures, kept models, the device path, and no import cycles."""
 from __future__ import annotations
 
 import ast
+import os
 import copy
 import types
 from pathlib import Path
@@ -586,3 +587,19 @@ def test_ray_executor_retries_a_failed_task_then_reports_it(tmp_path):
     assert retried == {"flaky": "done after 2 attempts"}
     assert isinstance(reported["flaky"], Failure)
     assert reported["flaky"].message == "RuntimeError: first attempt fails"
+
+
+def test_an_oversubscribed_pool_is_a_visible_warning(monkeypatch):
+    from fusionkit.api import Task
+    from fusionkit.errors import FusionkitWarning
+    from fusionkit.executors.processes import ProcessesParams, ProcessExecutor
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    executor = ProcessExecutor(ProcessesParams(workers=2))
+    try:
+        with pytest.warns(
+            FusionkitWarning, match="2 workers x 2 threads on 2 CPUs: oversubscribed"
+        ):
+            assert len(list(executor.run([Task("t", os.getpid, (), threads=2)]))) == 1
+    finally:
+        executor.close()

@@ -30,3 +30,7 @@ class PluginError(InputError):
 
 class DataError(InputError):
     """A data file is missing, corrupt or inconsistent with the config."""
+
+
+class FusionkitWarning(UserWarning):
+    """Something the user should see on standard error as ``warning: ...`` (not an error)."""

@@ -54,9 +54,10 @@ def handle_input_errors(func: F) -> F:
 
 
 def _show_plugin_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    from fusionkit.errors import FusionkitWarning
     from fusionkit.plugins import PluginWarning
 
-    if issubclass(category, PluginWarning):
+    if issubclass(category, PluginWarning | FusionkitWarning):
         err(f"warning: {message}")
     else:
         _default_showwarning(message, category, filename, lineno, file, line)

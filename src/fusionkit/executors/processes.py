@@ -66,6 +66,19 @@ class ProcessExecutor:
 
         if not tasks:
             return
+        threads = max(t.threads for t in tasks) * self.params.workers
+        if self._pool is None and threads > (os.cpu_count() or 1):
+            import warnings
+
+            from fusionkit.errors import FusionkitWarning
+
+            warnings.warn(
+                f"{self.params.workers} workers x {threads // self.params.workers} threads on "
+                f"{os.cpu_count()} CPUs: oversubscribed, expect a slow run (fewer workers, or "
+                "runtime.threads: 1, which gives results of another identity)",
+                FusionkitWarning,
+                stacklevel=2,
+            )
         if self._pool is None:
             before = set(multiprocessing.active_children())
             self._pool = ProcessPoolExecutor(
