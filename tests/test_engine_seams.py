@@ -4,8 +4,8 @@ results and failures, kept models, the device path, and no import cycles."""
 from __future__ import annotations
 
 import ast
-import os
 import copy
+import os
 import types
 from pathlib import Path
 
