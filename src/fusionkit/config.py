@@ -218,6 +218,11 @@ class EvaluationConfig(_Model):
     external: bool = Field(True, description="Also test on data.external when it is given.")
     missing: Literal["complete_case", "available"] = "complete_case"
     metrics: list[Metric] = Field(default_factory=lambda: list(METRICS), min_length=1)
+    contribution: bool = Field(
+        False,
+        description="Shapley value of each modality per method, from the cells of every "
+        "modality subset (needs scenarios: all): contribution.csv and a report section.",
+    )
 
 
 def _refuse_removed(value: Any, key: str, message: str) -> Any:

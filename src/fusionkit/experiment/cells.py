@@ -71,7 +71,9 @@ def cell_key(state: RunState, cell: Cell) -> str:
             spec_identity(method),
             [[spec_payload(t.spec), spec_identity(t.spec)] for t in tasks],
             state.folds_key,
-            state.config.evaluation.model_dump(mode="json", exclude={"metrics", "external"}),
+            state.config.evaluation.model_dump(
+                mode="json", exclude={"metrics", "external", "contribution"}
+            ),
             state.config.runtime.threads,
             sorted(state.fingerprints.items()),
         ]

@@ -225,6 +225,49 @@ def _table(state, summary: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _contribution_table(contribution: pd.DataFrame) -> pd.DataFrame:
+    """method x modality: 'mean ± sd' of the Shapley values."""
+    stats = contribution[contribution.fold.isin(["mean", "std"])]
+    wide = stats.pivot_table(
+        index=["method", "modality"], columns="fold", values="value", sort=False
+    )
+    out = wide.reset_index()
+    out["shapley"] = [
+        f"{m:+.3f} ± {s:.3f}" if pd.notna(s) else f"{m:+.3f}"
+        for m, s in zip(out["mean"], out.get("std", pd.Series([np.nan] * len(out))), strict=True)
+    ]
+    pivot = out.pivot(index="method", columns="modality", values="shapley")
+    order = list(dict.fromkeys(contribution.modality))  # the config's modality order
+    methods = list(dict.fromkeys(contribution.method))
+    pivot = pivot.loc[methods, order].reset_index()
+    pivot.columns.name = None
+    return pivot
+
+
+def _contribution_plot(table: pd.DataFrame, folder: Path) -> bool:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    modalities = [c for c in table.columns if c != "method"]
+    means = table[modalities].map(lambda t: float(t.split(" ")[0]))
+    folder.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(max(5, 1.2 * len(table)), 3.4))
+    width = 0.8 / len(modalities)
+    x = np.arange(len(table))
+    for i, m in enumerate(modalities):
+        ax.bar(x + i * width, means[m], width, label=m)
+    ax.axhline(0, color="grey", linewidth=0.8)
+    ax.set_xticks(x + width * (len(modalities) - 1) / 2, table["method"], rotation=30, ha="right")
+    ax.set(ylabel="Shapley value (mean over folds)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(folder / "contribution.png", dpi=110)
+    plt.close(fig)
+    return True
+
+
 def _markdown(frame: pd.DataFrame) -> str:
     header = "| " + " | ".join(frame.columns) + " |"
     rule = "|" + "|".join("---" for _ in frame.columns) + "|"
@@ -239,6 +282,7 @@ def write_report(
     payloads: list[CellResult],
     features: dict[str, list[str]] | None = None,
     failures: dict | None = None,
+    contribution: pd.DataFrame | None = None,
 ) -> None:
     """report.md and report.html (with figures/) of the finished cells; failed cells listed."""
     from fusionkit.experiment.store import write_atomic
@@ -295,7 +339,24 @@ def write_report(
                 "of its modalities, so the two may be scored on different subjects.",
                 "",
             ]
+    if contribution is not None and not contribution.empty:
+        table = _contribution_table(contribution)
+        if _contribution_plot(table, run_dir / "figures"):
+            figures.append("contribution.png")
+        metric = contribution.metric.iloc[0]
+        lines += [
+            "## Modality contribution (Shapley values)",
+            "",
+            f"Each modality's average marginal gain in {metric} over all orders of adding "
+            "modalities, per method, from the cells of every modality subset scored on the "
+            "test subjects they share (mean ± sd over folds; the values of a fold sum to the "
+            "full scenario's score minus the score of random guessing).",
+            "",
+            _markdown(table),
+            "",
+        ]
     for name, title in (
+        ("contribution.png", "Modality contribution"),
         ("scores.png", "Scores per scenario"),
         ("confusion.png", "Confusion matrices (out of fold)"),
         ("roc.png", "ROC curves"),
@@ -336,6 +397,12 @@ def write_report(
         body.append(f"<h2>Best fusion vs best single modality</h2><p>{html.escape(sentence)}</p>")
     for name in figures:
         body.append(f'<p><img src="figures/{name}" alt="{name}" style="max-width:100%"></p>')
+    if "## Modality contribution (Shapley values)" in lines:
+        start = lines.index("## Modality contribution (Shapley values)")
+        body.append(
+            f"<h2>Modality contribution (Shapley values)</h2><p>{html.escape(lines[start + 2])}</p>"
+        )
+        body.append(_contribution_table(contribution).to_html(index=False, border=0))
     for heading in ("## Failed", "## Named features", "## Not run"):
         if heading in lines:
             start = lines.index(heading) + 2

@@ -217,6 +217,12 @@ def write_outputs(outcome) -> dict[str, pd.DataFrame]:
     write_atomic(run_dir / "summary.csv", _csv(summary))
     write_atomic(run_dir / "predictions.csv", _csv(predictions))
     write_atomic(run_dir / "per_class.csv", _csv(per_class_frame(state, payloads)))
+    contribution, notes = None, []
+    if state.config.evaluation.contribution:
+        from fusionkit.experiment.contribution import contribution_frame
+
+        contribution, notes = contribution_frame(state, payloads)
+        write_atomic(run_dir / "contribution.csv", _csv(contribution))
     counts, names, seconds = encoder_summary(state, store)
     cell_seconds = {f"cell:{p.id}": round(p.seconds, 3) for p in payloads}
     write_json(
@@ -229,6 +235,7 @@ def write_outputs(outcome) -> dict[str, pd.DataFrame]:
             "versions": versions(),
             "data_fingerprints": state.fingerprints,
             "cohort_notes": state.cohort.notes + state.cohort.warnings,
+            "contribution_notes": notes,
             "cells": {"planned": len(state.plan.evaluated), "finished": len(payloads)},
             "final_models": [c.id for c in state.plan.finals],
             "components": components(state),
@@ -247,5 +254,5 @@ def write_outputs(outcome) -> dict[str, pd.DataFrame]:
     )
     from fusionkit.experiment.report import write_report
 
-    write_report(state, run_dir, summary, payloads, names, outcome.failures)
+    write_report(state, run_dir, summary, payloads, names, outcome.failures, contribution)
     return {"results": results, "summary": summary, "predictions": predictions}

@@ -1,0 +1,94 @@
+"""Modality contribution against a known truth: a modality carrying the label and one of noise."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from fusionkit.config import load_config
+from fusionkit.experiment.runner import run_experiment
+
+
+@pytest.fixture(scope="module")
+def known_truth(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("truth")
+    rng = np.random.default_rng(0)
+    n = 150
+    ids = [f"S{i:03d}" for i in range(n)]
+    y = np.arange(n) % 3
+    classes = np.array(["CN", "MCI", "AD"])
+    pd.DataFrame({"subject_id": ids, "diagnosis": classes[y]}).to_csv(
+        tmp / "cohort.csv", index=False
+    )
+    signal = rng.normal(size=(n, 4)) + 2.0 * y[:, None]
+    noise = rng.normal(size=(n, 4))
+    for name, values in (("signal", signal), ("noise", noise)):
+        frame = pd.DataFrame(values, columns=[f"{name}{j}" for j in range(4)])
+        frame.insert(0, "subject_id", ids)
+        frame.to_csv(tmp / f"{name}.csv", index=False)
+    config = {
+        "name": "truth",
+        "seed": 0,
+        "data": {
+            "root": str(tmp),
+            "classes": ["CN", "MCI", "AD"],
+            "modalities": {
+                "signal": {"kind": "table", "path": "signal.csv"},
+                "noise": {"kind": "table", "path": "noise.csv"},
+            },
+        },
+        "methods": [
+            "logistic_regression",
+            {"type": "random_forest", "params": {"n_estimators": 50}},
+        ],
+        "evaluation": {"cv_folds": 3, "contribution": True},
+        "runtime": {"threads": 1},
+    }
+    path = tmp / "truth.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    outcome = run_experiment(load_config(path), tmp / "run")
+    assert not outcome.failures
+    return tmp / "run", outcome
+
+
+def test_the_informative_modality_ranks_first_and_noise_adds_nothing(known_truth):
+    run_dir, _ = known_truth
+    table = pd.read_csv(run_dir / "contribution.csv")
+    means = table[table.fold == "mean"].set_index(["method", "modality"]).value
+    for method in ("logistic_regression", "random_forest"):
+        assert means[(method, "signal")] > 0.3
+        assert abs(means[(method, "noise")]) < 0.05
+    assert "Modality contribution (Shapley values)" in (run_dir / "report.md").read_text()
+    assert (run_dir / "figures" / "contribution.png").is_file()
+
+
+def test_shapley_values_of_a_fold_sum_to_full_minus_chance(known_truth):
+    """Efficiency, checked against the main table: every subject has both modalities, so the
+    shared subjects are the fold's whole test part."""
+    run_dir, outcome = known_truth
+    table = pd.read_csv(run_dir / "contribution.csv", dtype={"fold": str})
+    results = pd.read_csv(run_dir / "results.csv", dtype={"fold": str})
+    state = outcome.state
+    for fold in state.folds:
+        index = str(fold.fold)
+        full = results.query(
+            "scenario == 'signal+noise' and method == 'logistic_regression' and "
+            f"metric == 'f1_macro' and fold == '{index}'"
+        ).value.iloc[0]
+        q = np.bincount(state.cohort.y[fold.train], minlength=3) / len(fold.train)
+        p = np.bincount(state.cohort.y[fold.test], minlength=3) / len(fold.test)
+        chance_f1 = np.mean(2 * p * q / (p + q))  # random guesses with the training frequencies
+        phi = table.query(f"method == 'logistic_regression' and fold == '{index}'").value.sum()
+        assert phi == pytest.approx(full - chance_f1, abs=2e-6)
+
+
+def test_contribution_needs_every_subset(known_truth, tmp_path):
+    _, outcome = known_truth
+    config = load_config(outcome.state.config.source, ["scenarios=[signal, signal+noise]"])
+    result = run_experiment(config, tmp_path / "partial")
+    assert pd.read_csv(tmp_path / "partial" / "contribution.csv").empty
+    manifest = (tmp_path / "partial" / "manifest.json").read_text()
+    assert "is not evaluated on every subset of signal+noise" in manifest
+    assert not result.failures
