@@ -166,6 +166,21 @@ def conforming(obj: Any, protocol: type, what: str) -> Any:
     )
 
 
+@runtime_checkable
+class Perturbation(Protocol):
+    """``register_perturbations``: a change to a fold's *test* inputs at evaluation time, at
+    named settings (``drop_modality=img``, ``missing_rate=0.3``). Fitted models are reused,
+    nothing is refitted; a setting that changes nothing gives the plain result exactly."""
+
+    def settings(self, modalities: Sequence[str]) -> list[str]:
+        """The settings to evaluate for a scenario with these modalities (may be empty)."""
+        ...
+
+    def apply(self, inputs: FusionInput, setting: str, rng: np.random.Generator) -> FusionInput:
+        """The perturbed test inputs (a new object; ``inputs`` is left as it is)."""
+        ...
+
+
 @dataclass(frozen=True)
 class Task:
     """A named, deterministic unit of work: ``fn(*args)``, its result returned by value.

@@ -122,6 +122,10 @@ class ExecutorSpec(Spec):
     kinds = ("executor",)
 
 
+class PerturbationSpec(Spec):
+    kinds = ("perturbation",)
+
+
 class MethodSpec(Spec):
     """A method: a fusion strategy, or a classifier (a shallow baseline on raw features)."""
 
@@ -218,6 +222,10 @@ class EvaluationConfig(_Model):
     external: bool = Field(True, description="Also test on data.external when it is given.")
     missing: Literal["complete_case", "available"] = "complete_case"
     metrics: list[Metric] = Field(default_factory=lambda: list(METRICS), min_length=1)
+    robustness: list[PerturbationSpec] = Field(
+        default_factory=list,
+        description="Test-time perturbations evaluated on every fitted cell: robustness.csv.",
+    )
     contribution: bool = Field(
         False,
         description="Shapley value of each modality per method, from the cells of every "
@@ -552,6 +560,8 @@ def check(config: ExperimentConfig, registry: Registry) -> Iterator[tuple[Loc, s
                 yield ("scenarios", i), f"scenario {text!r} is listed twice"
             seen.add(key)
     yield from resolve(config.runtime.executor, ("runtime", "executor"), registry)
+    for i, spec in enumerate(config.evaluation.robustness):
+        yield from resolve(spec, ("evaluation", "robustness", i), registry)
     labels: dict[str, int] = {}
     for i, method in enumerate(config.methods):
         yield from resolve(method, ("methods", i), registry)

@@ -55,3 +55,8 @@ def register_datasets(register):
 @hookspec
 def register_executors(register):
     """Register executors: run named tasks and return their results by value (`api.Executor`)."""
+
+
+@hookspec
+def register_perturbations(register):
+    """Register test-time perturbations: changes to a fold's test inputs (`api.Perturbation`)."""

@@ -48,6 +48,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "fusionkit.executors.local",
     "fusionkit.executors.processes",
     "fusionkit.executors.ray_executor",
+    "fusionkit.perturbations",
 )
 
 HOOK_KINDS: dict[str, str] = {
@@ -58,6 +59,7 @@ HOOK_KINDS: dict[str, str] = {
     "register_transforms": "transform",
     "register_datasets": "dataset",
     "register_executors": "executor",
+    "register_perturbations": "perturbation",
 }
 
 

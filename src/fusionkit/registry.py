@@ -18,7 +18,9 @@ from pydantic import BaseModel, ConfigDict
 from fusionkit.api import Tags, TagsDecl
 from fusionkit.errors import PluginError
 
-Kind = Literal["reader", "encoder", "fusion", "classifier", "transform", "dataset", "executor"]
+Kind = Literal[
+    "reader", "encoder", "fusion", "classifier", "transform", "dataset", "executor", "perturbation"
+]
 KINDS: tuple[str, ...] = get_args(Kind)
 ModalityKind = Literal["table", "genotype", "image"]
 MODALITY_KINDS: tuple[str, ...] = get_args(ModalityKind)

@@ -72,7 +72,7 @@ def cell_key(state: RunState, cell: Cell) -> str:
             [[spec_payload(t.spec), spec_identity(t.spec)] for t in tasks],
             state.folds_key,
             state.config.evaluation.model_dump(
-                mode="json", exclude={"metrics", "external", "contribution"}
+                mode="json", exclude={"metrics", "external", "contribution", "robustness"}
             ),
             state.config.runtime.threads,
             sorted(state.fingerprints.items()),
@@ -214,13 +214,13 @@ def evaluate(
     embeddings: Embeddings,
     variant: str = PLAIN,
 ) -> CellResult:
-    """Score a fitted cell on its test part; ``variant`` names how the test part is presented
-    (only ``plain`` so far: as it is)."""
-    if variant != PLAIN:
-        raise ValueError(f"unknown evaluation variant {variant!r}")
+    """Score a fitted cell on its test part; ``variant`` names how the test part is presented:
+    ``plain`` (as it is) or a perturbation setting such as ``missing_rate=0.3``."""
     start = time.perf_counter()
     train, test, test_cohort, prefix = _train_test(state, cell)
     test_in = make_inputs(test_cohort, test, cell_encoders(state, cell), embeddings, prefix)
+    if variant != PLAIN:
+        test_in = perturbed(state, cell, test_in, variant)
     proba = np.asarray(fitted.model.predict_proba(test_in), dtype=np.float64)
     y_test = test_cohort.y[test]
     classes = state.cohort.classes
@@ -244,6 +244,24 @@ def evaluate(
         history=fitted.history,
         seconds=time.perf_counter() - start,
     )
+
+
+def variants(state: RunState, cell: Cell) -> list[str]:
+    """The perturbation settings (``evaluation.robustness``) a scored cell is evaluated under."""
+    if cell.split == "final":
+        return []
+    specs = state.config.evaluation.robustness
+    return [name for spec in specs for name in spec.build().settings(list(cell.scenario))]
+
+
+def perturbed(state: RunState, cell: Cell, inputs: FusionInput, variant: str) -> FusionInput:
+    """The test inputs under a perturbation setting, seeded by cell and setting."""
+    kind = variant.partition("=")[0]
+    spec = next((s for s in state.config.evaluation.robustness if s.type == kind), None)
+    if spec is None:
+        raise ValueError(f"unknown evaluation variant {variant!r}")
+    rng = np.random.default_rng(state.ctx.derive("perturb", cell.id, variant).seed)
+    return spec.build().apply(inputs, variant, rng)
 
 
 def run_cell(state: RunState, cell: Cell, embeddings: Embeddings) -> CellOutcome:

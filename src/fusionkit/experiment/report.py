@@ -225,6 +225,23 @@ def _table(state, summary: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _robustness_table(robustness: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """scenario x method rows, one column per perturbation setting (CV mean)."""
+    part = robustness[(robustness.split == "cv") & (robustness.metric == metric)].copy()
+    part["column"] = [
+        "none" if p == "none" else f"{p}={s}"
+        for p, s in zip(part.perturbation, part.setting, strict=True)
+    ]
+    part["value"] = part.value.astype(float)
+    wide = part.pivot_table(
+        index=["scenario", "method"], columns="column", values="value", aggfunc="mean", sort=False
+    )
+    order = ["none"] + [c for c in dict.fromkeys(part.column) if c != "none"]
+    wide = wide[[c for c in order if c in wide.columns]].round(3).reset_index()
+    wide.columns.name = None
+    return wide
+
+
 def _contribution_table(contribution: pd.DataFrame) -> pd.DataFrame:
     """method x modality: 'mean ± sd' of the Shapley values."""
     stats = contribution[contribution.fold.isin(["mean", "std"])]
@@ -283,6 +300,7 @@ def write_report(
     features: dict[str, list[str]] | None = None,
     failures: dict | None = None,
     contribution: pd.DataFrame | None = None,
+    robustness: pd.DataFrame | None = None,
 ) -> None:
     """report.md and report.html (with figures/) of the finished cells; failed cells listed."""
     from fusionkit.experiment.store import write_atomic
@@ -339,6 +357,17 @@ def write_report(
                 "of its modalities, so the two may be scored on different subjects.",
                 "",
             ]
+    if robustness is not None and not robustness.empty:
+        table = _robustness_table(robustness, _headline(state))
+        lines += [
+            "## Robustness (test-time perturbations)",
+            "",
+            f"Mean {_headline(state)} over cross-validation folds of the kept models, with test "
+            "inputs perturbed (nothing refitted); `none` is the plain result.",
+            "",
+            _markdown(table),
+            "",
+        ]
     if contribution is not None and not contribution.empty:
         table = _contribution_table(contribution)
         if _contribution_plot(table, run_dir / "figures"):
@@ -397,6 +426,13 @@ def write_report(
         body.append(f"<h2>Best fusion vs best single modality</h2><p>{html.escape(sentence)}</p>")
     for name in figures:
         body.append(f'<p><img src="figures/{name}" alt="{name}" style="max-width:100%"></p>')
+    if "## Robustness (test-time perturbations)" in lines:
+        start = lines.index("## Robustness (test-time perturbations)")
+        body.append(
+            "<h2>Robustness (test-time perturbations)</h2>"
+            f"<p>{html.escape(lines[start + 2].replace('`', ''))}</p>"
+        )
+        body.append(_robustness_table(robustness, _headline(state)).to_html(index=False, border=0))
     if "## Modality contribution (Shapley values)" in lines:
         start = lines.index("## Modality contribution (Shapley values)")
         body.append(

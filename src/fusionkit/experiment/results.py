@@ -188,6 +188,35 @@ def encoder_summary(state, store) -> tuple[dict[str, int], dict[str, list[str]],
     return counts, names, seconds
 
 
+def robustness_frame(state, plain: list[CellResult], perturbed: list[CellResult]) -> pd.DataFrame:
+    """Long table: scenario, method, fold, split, perturbation, setting, metric, value; each
+    perturbed cell next to its plain result (setting ``none``), the curve's reference."""
+    metrics = state.config.evaluation.metrics
+    n_folds = state.config.evaluation.cv_folds
+    scored = {(tuple(r.scenario), r.method, r.split, r.repeat, r.fold) for r in perturbed}
+    rows = []
+    for r in [
+        p for p in plain if (tuple(p.scenario), p.method, p.split, p.repeat, p.fold) in scored
+    ] + perturbed:
+        fold = "external" if r.split == "external" else str(r.repeat * n_folds + r.fold)
+        kind, _, setting = r.variant.partition("=")
+        for metric in metrics:
+            rows.append(
+                (
+                    scenario_name(r.scenario),
+                    r.method,
+                    fold,
+                    r.split,
+                    kind if setting else "none",
+                    setting or "none",
+                    metric,
+                    r.metrics.get(metric),
+                )
+            )
+    columns = ["scenario", "method", "fold", "split", "perturbation", "setting", "metric", "value"]
+    return pd.DataFrame(rows, columns=columns)
+
+
 def components(state) -> list[dict[str, str]]:
     """Every component the run uses, with the distribution and version that provided it."""
     from fusionkit.config import spec_identity
@@ -217,6 +246,10 @@ def write_outputs(outcome) -> dict[str, pd.DataFrame]:
     write_atomic(run_dir / "summary.csv", _csv(summary))
     write_atomic(run_dir / "predictions.csv", _csv(predictions))
     write_atomic(run_dir / "per_class.csv", _csv(per_class_frame(state, payloads)))
+    robustness = None
+    if state.config.evaluation.robustness:
+        robustness = robustness_frame(state, outcome.results, outcome.robustness)
+        write_atomic(run_dir / "robustness.csv", _csv(robustness))
     contribution, notes = None, []
     if state.config.evaluation.contribution:
         from fusionkit.experiment.contribution import contribution_frame
@@ -254,5 +287,7 @@ def write_outputs(outcome) -> dict[str, pd.DataFrame]:
     )
     from fusionkit.experiment.report import write_report
 
-    write_report(state, run_dir, summary, payloads, names, outcome.failures, contribution)
+    write_report(
+        state, run_dir, summary, payloads, names, outcome.failures, contribution, robustness
+    )
     return {"results": results, "summary": summary, "predictions": predictions}

@@ -20,13 +20,20 @@ import numpy as np
 from fusionkit.api import Executor, Failure
 from fusionkit.config import ExecutorSpec, ExperimentConfig, resolved
 from fusionkit.errors import DataError
-from fusionkit.experiment.cells import cell_key, cell_tasks
+from fusionkit.experiment.cells import cell_key, cell_tasks, variants
 from fusionkit.experiment.features import task_key
 from fusionkit.experiment.preflight import check_before_training
 from fusionkit.experiment.records import CellOutcome, CellResult, EncoderOutput
 from fusionkit.experiment.state import RunState, prepare
 from fusionkit.experiment.store import RunLock, RunStore, check_output
-from fusionkit.experiment.tasks import cell_task, encoder_task, encoder_tasks, remember, run_ref
+from fusionkit.experiment.tasks import (
+    cell_task,
+    encoder_task,
+    encoder_tasks,
+    evaluation_task,
+    remember,
+    run_ref,
+)
 
 Progress = Callable[[str, int, int], None]
 
@@ -46,6 +53,8 @@ class RunOutcome:
     seconds: float = 0.0
     results: list[CellResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    evaluations: int = 0  # perturbed evaluations of kept models (evaluation.robustness)
+    robustness: list[CellResult] = field(default_factory=list)
 
 
 def make_executor(config: ExperimentConfig, jobs: int | None = None) -> Executor:
@@ -188,6 +197,7 @@ def _run(
                     outcome.timings[f"cell:{name}"] = out.result.seconds
             counts["cells"] += 1
             report("cells", counts["cells"], n_cells)
+        _evaluate_variants(state, store, ref, keys, executor, outcome, embeddings, report)
         finished = True
     finally:  # Ctrl-C or an error: stop the workers now; finished cells stay usable
         executor.close(abort=not finished)
@@ -195,11 +205,47 @@ def _run(
     outcome.results = [
         r for c in state.plan.evaluated if (r := store.read_result(c.id, keys[c.id])) is not None
     ]
+    outcome.robustness = [
+        r
+        for c in state.plan.evaluated
+        for v in variants(state, c)
+        if (r := store.read_result(c.id, keys[c.id], v)) is not None
+    ]
     from fusionkit.experiment.results import write_outputs
 
     outcome.seconds = time.perf_counter() - started
     write_outputs(outcome)
     return outcome
+
+
+def _evaluate_variants(state, store, ref, keys, executor, outcome, embeddings, report) -> None:
+    """Evaluate kept fitted cells under the perturbation settings not evaluated yet."""
+    tasks = []
+    for cell in state.plan.evaluated:
+        if cell.id in outcome.failures or store.fitted_key(cell.id) != keys[cell.id]:
+            continue
+        names = [
+            v for v in variants(state, cell) if not store.read_result(cell.id, keys[cell.id], v)
+        ]
+        if not names:
+            continue
+        needed = [t.name for t in cell_tasks(state, cell)]
+        for name in needed:
+            if name not in embeddings:
+                embeddings[name] = store.load_embeddings(name)
+        fitted = store.load_fitted(cell.id)  # the kept model: nothing is refitted
+        data = {n: embeddings[n] for n in needed}
+        tasks.append(evaluation_task(ref, cell.id, fitted, data, names))
+    report("robustness", 0, len(tasks))
+    for i, (name, out) in enumerate(executor.run(tasks)):
+        if isinstance(out, Failure):
+            _stop_on_input_error(out)
+            outcome.failures[name] = out
+        else:
+            for result in out:
+                store.write_result(result)
+            outcome.evaluations += len(out)
+        report("robustness", i + 1, len(tasks))
 
 
 def _mismatch(key: str) -> Failure:

@@ -13,9 +13,9 @@ from typing import Any
 
 from fusionkit.api import Task
 from fusionkit.config import ExperimentConfig, config_from_data
-from fusionkit.experiment.cells import Embeddings, cell_tasks, run_cell
+from fusionkit.experiment.cells import Embeddings, cell_tasks, evaluate, run_cell
 from fusionkit.experiment.features import EncoderTask, fit_encoder
-from fusionkit.experiment.records import CellOutcome, EncoderOutput
+from fusionkit.experiment.records import CellOutcome, CellResult, EncoderOutput, FittedCell
 from fusionkit.experiment.state import RunState, digest, prepare
 
 
@@ -78,6 +78,16 @@ def run_cell_task(ref: RunRef, cell_id: str, embeddings: Embeddings) -> CellOutc
         return run_cell(state, cell, embeddings)
 
 
+def evaluate_task_fn(
+    ref: RunRef, cell_id: str, fitted: FittedCell, embeddings: Embeddings, names: list[str]
+) -> list[CellResult]:
+    """Evaluate a kept fitted cell under perturbation settings (nothing is refitted)."""
+    state = state_for(ref)
+    cell = next(c for c in state.plan.cells if c.id == cell_id)
+    with _threads(state):
+        return [evaluate(state, cell, fitted, embeddings, name) for name in names]
+
+
 def _threads(state: RunState):
     """Torch sets its own thread count (`seed_everything`); BLAS and OpenMP (numpy, scikit-
     learn) get the same ``runtime.threads`` here, wherever the task runs: their parallel sums
@@ -90,6 +100,14 @@ def _threads(state: RunState):
 def encoder_task(ref: RunRef, name: str) -> Task:
     threads = ref.config["runtime"]["threads"]
     return Task(name, fit_encoder_task, (ref, name), kind="encoder", threads=threads)
+
+
+def evaluation_task(
+    ref: RunRef, cell_id: str, fitted: FittedCell, embeddings: Embeddings, names: list[str]
+) -> Task:
+    threads = ref.config["runtime"]["threads"]
+    args = (ref, cell_id, fitted, embeddings, names)
+    return Task(f"{cell_id}@robustness", evaluate_task_fn, args, kind="evaluate", threads=threads)
 
 
 def cell_task(ref: RunRef, cell_id: str, embeddings: Embeddings) -> Task:
