@@ -236,8 +236,11 @@ def _robustness_table(robustness: pd.DataFrame, metric: str) -> pd.DataFrame:
     wide = part.pivot_table(
         index=["scenario", "method"], columns="column", values="value", aggfunc="mean", sort=False
     )
-    order = ["none"] + [c for c in dict.fromkeys(part.column) if c != "none"]
-    wide = wide[[c for c in order if c in wide.columns]].round(3).reset_index()
+    columns = [c for c in dict.fromkeys(part.column) if c != "none"]
+    kinds = list(dict.fromkeys(c.split("=")[0] for c in columns))
+    columns.sort(key=lambda c: kinds.index(c.split("=")[0]))  # stable: settings keep their order
+    wide = wide[["none", *columns]].round(3)
+    wide = wide.astype(object).where(wide.notna(), "").reset_index()  # not applicable: blank
     wide.columns.name = None
     return wide
 
