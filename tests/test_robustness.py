@@ -53,3 +53,4 @@ def test_dropping_noise_costs_nothing_dropping_the_signal_costs_much(perturbed):
         assert abs(plain - no_noise) < 0.05, method
         assert plain - no_signal > 0.3, method
     assert "## Robustness (test-time perturbations)" in (run_dir / "report.md").read_text()
+    assert (run_dir / "figures" / "robustness.png").is_file()

@@ -264,6 +264,41 @@ def _contribution_table(contribution: pd.DataFrame) -> pd.DataFrame:
     return pivot
 
 
+def _robustness_plot(robustness: pd.DataFrame, metric: str, folder: Path) -> bool:
+    """Curves of numeric settings (e.g. missing_rate): the headline metric against the level
+    for the scenario with the most modalities, one line per method, a band of ± 1 sd over
+    folds."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    part = robustness[(robustness.split == "cv") & (robustness.metric == metric)].copy()
+    numeric = part[part.perturbation != "none"]
+    numeric = numeric[pd.to_numeric(numeric.setting, errors="coerce").notna()]
+    if numeric.empty:
+        return False
+    kind = numeric.perturbation.iloc[0]
+    scenario = max(numeric.scenario.unique(), key=lambda s: s.count("+"))
+    rows = part[(part.scenario == scenario) & part.perturbation.isin([kind])].copy()
+    rows["level"] = rows.setting.astype(float)
+    rows["value"] = rows.value.astype(float)
+    folder.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    for method, group in rows.groupby("method", sort=False):
+        stats = group.groupby("level").value.agg(["mean", "std"]).fillna(0)
+        ax.plot(stats.index, stats["mean"], marker="o", label=method)
+        ax.fill_between(
+            stats.index, stats["mean"] - stats["std"], stats["mean"] + stats["std"], alpha=0.12
+        )
+    ax.set(xlabel=kind, ylabel=f"{metric} (mean ± sd over folds)", title=scenario)
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(folder / "robustness.png", dpi=110)
+    plt.close(fig)
+    return True
+
+
 def _contribution_plot(table: pd.DataFrame, folder: Path) -> bool:
     import matplotlib
 
@@ -362,6 +397,8 @@ def write_report(
             ]
     if robustness is not None and not robustness.empty:
         table = _robustness_table(robustness, _headline(state))
+        if _robustness_plot(robustness, _headline(state), run_dir / "figures"):
+            figures.append("robustness.png")
         lines += [
             "## Robustness (test-time perturbations)",
             "",
@@ -388,6 +425,7 @@ def write_report(
             "",
         ]
     for name, title in (
+        ("robustness.png", "Robustness curve"),
         ("contribution.png", "Modality contribution"),
         ("scores.png", "Scores per scenario"),
         ("confusion.png", "Confusion matrices (out of fold)"),
