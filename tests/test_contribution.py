@@ -56,6 +56,7 @@ def known_truth(tmp_path_factory):
 def test_the_informative_modality_ranks_first_and_noise_adds_nothing(known_truth):
     run_dir, _ = known_truth
     table = pd.read_csv(run_dir / "contribution.csv")
+    table = table[table.measure == "shapley"]
     means = table[table.fold == "mean"].set_index(["method", "modality"]).value
     for method in ("logistic_regression", "random_forest"):
         assert means[(method, "signal")] > 0.3
@@ -69,6 +70,7 @@ def test_shapley_values_of_a_fold_sum_to_full_minus_chance(known_truth):
     shared subjects are the fold's whole test part."""
     run_dir, outcome = known_truth
     table = pd.read_csv(run_dir / "contribution.csv", dtype={"fold": str})
+    table = table[table.measure == "shapley"]
     results = pd.read_csv(run_dir / "results.csv", dtype={"fold": str})
     state = outcome.state
     for fold in state.folds:
@@ -88,7 +90,20 @@ def test_contribution_needs_every_subset(known_truth, tmp_path):
     _, outcome = known_truth
     config = load_config(outcome.state.config.source, ["scenarios=[signal, signal+noise]"])
     result = run_experiment(config, tmp_path / "partial")
-    assert pd.read_csv(tmp_path / "partial" / "contribution.csv").empty
+    table = pd.read_csv(tmp_path / "partial" / "contribution.csv")
+    assert set(table.measure) == {"permutation"}  # no Shapley values without every subset
     manifest = (tmp_path / "partial" / "manifest.json").read_text()
     assert "is not evaluated on every subset of signal+noise" in manifest
     assert not result.failures
+
+
+def test_permuting_the_signal_costs_much_permuting_noise_nothing(known_truth):
+    run_dir, outcome = known_truth
+    assert outcome.evaluations == 2 * 2 * 3 * 3  # methods x modalities x repeats x folds
+    table = pd.read_csv(run_dir / "contribution.csv")
+    drops = table[(table.measure == "permutation") & (table.fold == "mean")]
+    drops = drops.set_index(["method", "modality"]).value
+    for method in ("logistic_regression", "random_forest"):
+        assert drops[(method, "signal")] > 0.3
+        assert abs(drops[(method, "noise")]) < 0.05
+    assert "Permutation: the drop in f1_macro" in (run_dir / "report.md").read_text()

@@ -12,8 +12,10 @@ missing modality (`FusionInput.available`), as MultiBench's robustness curves do
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
+from fusionkit.data.modality import ImageData, TableData
 from fusionkit.fusion.base import FusionInput
 from fusionkit.hookspecs import hookimpl
 from fusionkit.registry import NoParams
@@ -73,6 +75,49 @@ class MissingRate:
         return without(inputs, {m: lost[:, j] for j, m in enumerate(mods)})
 
 
+def _moved(data, receivers: list[str], sources: list[str]):
+    """``data`` where subject ``receivers[i]`` holds what ``sources[i]`` had."""
+    if isinstance(data, TableData):
+        frame = data.frame.loc[sources].copy()
+        frame.index = pd.Index(receivers, name=data.frame.index.name)
+        return TableData(data.kind, frame, data.source, list(data.categorical))
+    files = {r: data.files[s] for r, s in zip(receivers, sources, strict=True)}
+    return ImageData(data.kind, files, data.source, shapes=data.shapes)
+
+
+class PermuteParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    repeats: int = Field(3, ge=1, description="Seeded shuffles per modality.")
+
+
+class PermuteModality:
+    """One modality's data shuffled across the test subjects that have it (the others kept):
+    what the model loses when that modality carries no information about the subject."""
+
+    def __init__(self, params: PermuteParams):
+        self.params = params
+
+    def settings(self, modalities) -> list[str]:
+        if len(modalities) < 2:
+            return []
+        return [f"permute_modality={m}/{r}" for m in modalities for r in range(self.params.repeats)]
+
+    def apply(self, inputs: FusionInput, setting: str, rng) -> FusionInput:
+        m = setting.split("=", 1)[1].split("/")[0]
+        rows = np.flatnonzero(inputs.available[m])
+        order = rows[rng.permutation(len(rows))]
+        features = dict(inputs.features)
+        block = inputs.features[m].copy()
+        block[rows] = inputs.features[m][order]
+        features[m] = block
+        data = dict(inputs.data)
+        if m in inputs.data:
+            ids = [inputs.ids[i] for i in rows]
+            data[m] = _moved(inputs.data[m], ids, [inputs.ids[i] for i in order])
+        return FusionInput(inputs.ids, features, dict(inputs.available), data, inputs.encoders)
+
+
 @hookimpl
 def register_perturbations(register):
     register(
@@ -85,4 +130,10 @@ def register_perturbations(register):
         MissingRate,
         params=MissingRateParams,
         description="Each test subject loses each modality with probability p (keeps one).",
+    )
+    register(
+        "permute_modality",
+        PermuteModality,
+        params=PermuteParams,
+        description="One modality shuffled across test subjects (permutation contribution).",
     )

@@ -250,14 +250,27 @@ def variants(state: RunState, cell: Cell) -> list[str]:
     """The perturbation settings (``evaluation.robustness``) a scored cell is evaluated under."""
     if cell.split == "final":
         return []
-    specs = state.config.evaluation.robustness
-    return [name for spec in specs for name in spec.build().settings(list(cell.scenario))]
+    return [
+        name
+        for spec in perturbation_specs(state)
+        for name in spec.build().settings(list(cell.scenario))
+    ]
+
+
+def perturbation_specs(state: RunState) -> list:
+    """``evaluation.robustness``, plus modality permutations when ``contribution`` is on."""
+    from fusionkit.config import PerturbationSpec, resolved
+
+    specs = list(state.config.evaluation.robustness)
+    if state.config.evaluation.contribution and all(s.type != "permute_modality" for s in specs):
+        specs.append(resolved(PerturbationSpec(type="permute_modality")))
+    return specs
 
 
 def perturbed(state: RunState, cell: Cell, inputs: FusionInput, variant: str) -> FusionInput:
     """The test inputs under a perturbation setting, seeded by cell and setting."""
     kind = variant.partition("=")[0]
-    spec = next((s for s in state.config.evaluation.robustness if s.type == kind), None)
+    spec = next((s for s in perturbation_specs(state) if s.type == kind), None)
     if spec is None:
         raise ValueError(f"unknown evaluation variant {variant!r}")
     rng = np.random.default_rng(state.ctx.derive("perturb", cell.id, variant).seed)

@@ -51,8 +51,12 @@ def shapley_values(values: dict[frozenset[str], float], players: list[str]) -> d
     return out
 
 
-def contribution_frame(state, results: list[CellResult]) -> tuple[pd.DataFrame, list[str]]:
-    """Shapley rows per method and fold (and their mean/sd), and notes on what was left out."""
+def contribution_frame(
+    state, results: list[CellResult], perturbed: list[CellResult] = ()
+) -> tuple[pd.DataFrame, list[str]]:
+    """Shapley rows per method and fold, permutation rows (the drop when one modality is
+    shuffled across the test subjects of the full scenario's cells, mean over seeded repeats),
+    their mean/sd over folds, and notes on what was left out."""
     config, cohort = state.config, state.cohort
     metric = "f1_macro" if "f1_macro" in config.evaluation.metrics else config.evaluation.metrics[0]
     players = list(config.data.modalities)
@@ -91,14 +95,41 @@ def contribution_frame(state, results: list[CellResult]) -> tuple[pd.DataFrame, 
             f"contribution: {method} is not evaluated on every subset of "
             f"{scenario_name(players)} (scenarios: all is needed)"
         )
+    rows += _permutation_rows(state, results, perturbed, players, metric)
     frame = pd.DataFrame(rows, columns=COLUMNS)
     if not frame.empty:
-        stats = frame.groupby(["method", "modality"], sort=False).value.agg(["mean", "std"])
-        for (method, m), row in stats.iterrows():
+        keys = ["method", "modality", "measure"]
+        stats = frame.groupby(keys, sort=False).value.agg(["mean", "std"])
+        for (method, m, measure), row in stats.iterrows():
             for what in ("mean", "std"):
-                rows.append((method, m, "shapley", metric, what, row[what]))
+                rows.append((method, m, measure, metric, what, row[what]))
         frame = pd.DataFrame(rows, columns=COLUMNS)
     return frame, notes
+
+
+def _permutation_rows(state, results, perturbed, players, metric) -> list[tuple]:
+    full = frozenset(players)
+    n_folds = state.config.evaluation.cv_folds
+    plain = {
+        (r.method, r.repeat, r.fold): r.metrics.get(metric)
+        for r in results
+        if r.split == "cv" and frozenset(r.scenario) == full
+    }
+    drops: dict[tuple, list[float]] = {}
+    for r in perturbed:
+        kind, _, setting = r.variant.partition("=")
+        if kind != "permute_modality" or r.split != "cv" or frozenset(r.scenario) != full:
+            continue
+        base = plain.get((r.method, r.repeat, r.fold))
+        value = r.metrics.get(metric)
+        if base is None or value is None:
+            continue
+        m = setting.split("/")[0]
+        drops.setdefault((r.method, m, r.repeat * n_folds + r.fold), []).append(base - value)
+    return [
+        (method, m, "permutation", metric, str(fold), float(np.mean(values)))
+        for (method, m, fold), values in drops.items()
+    ]
 
 
 def _score(cell: CellResult, shared: set[str], metric: str, n_classes: int) -> float:

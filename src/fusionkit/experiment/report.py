@@ -245,9 +245,11 @@ def _robustness_table(robustness: pd.DataFrame, metric: str) -> pd.DataFrame:
     return wide
 
 
-def _contribution_table(contribution: pd.DataFrame) -> pd.DataFrame:
-    """method x modality: 'mean ± sd' of the Shapley values."""
-    stats = contribution[contribution.fold.isin(["mean", "std"])]
+def _contribution_table(contribution: pd.DataFrame, measure: str = "shapley") -> pd.DataFrame:
+    """method x modality: 'mean ± sd' of one measure (Shapley values, permutation drops)."""
+    stats = contribution[
+        contribution.fold.isin(["mean", "std"]) & (contribution.measure == measure)
+    ]
     wide = stats.pivot_table(
         index=["method", "modality"], columns="fold", values="value", sort=False
     )
@@ -408,7 +410,8 @@ def write_report(
             _markdown(table),
             "",
         ]
-    if contribution is not None and not contribution.empty:
+    has = set(contribution.measure) if contribution is not None else set()
+    if "shapley" in has:
         table = _contribution_table(contribution)
         if _contribution_plot(table, run_dir / "figures"):
             figures.append("contribution.png")
@@ -422,6 +425,18 @@ def write_report(
             "full scenario's score minus the score of random guessing).",
             "",
             _markdown(table),
+            "",
+        ]
+    if "permutation" in has:
+        metric = contribution.metric.iloc[0]
+        if "shapley" not in has:
+            lines += ["## Modality contribution (permutation)", ""]
+        lines += [
+            f"Permutation: the drop in {metric} of the full scenario's kept models when one "
+            "modality is shuffled across the test subjects (mean over seeded repeats; mean "
+            "± sd over folds).",
+            "",
+            _markdown(_contribution_table(contribution, "permutation")),
             "",
         ]
     for name, title in (
@@ -474,7 +489,7 @@ def write_report(
             f"<p>{html.escape(lines[start + 2].replace('`', ''))}</p>"
         )
         body.append(_robustness_table(robustness, _headline(state)).to_html(index=False, border=0))
-    if "## Modality contribution (Shapley values)" in lines:
+    if "## Modality contribution (Shapley values)" in lines and "shapley" in has:
         start = lines.index("## Modality contribution (Shapley values)")
         body.append(
             f"<h2>Modality contribution (Shapley values)</h2><p>{html.escape(lines[start + 2])}</p>"

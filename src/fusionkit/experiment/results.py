@@ -247,14 +247,16 @@ def write_outputs(outcome) -> dict[str, pd.DataFrame]:
     write_atomic(run_dir / "predictions.csv", _csv(predictions))
     write_atomic(run_dir / "per_class.csv", _csv(per_class_frame(state, payloads)))
     robustness = None
-    if state.config.evaluation.robustness:
-        robustness = robustness_frame(state, outcome.results, outcome.robustness)
+    configured = {s.type for s in state.config.evaluation.robustness}
+    if configured:
+        chosen = [r for r in outcome.robustness if r.variant.partition("=")[0] in configured]
+        robustness = robustness_frame(state, outcome.results, chosen)
         write_atomic(run_dir / "robustness.csv", _csv(robustness))
     contribution, notes = None, []
     if state.config.evaluation.contribution:
         from fusionkit.experiment.contribution import contribution_frame
 
-        contribution, notes = contribution_frame(state, payloads)
+        contribution, notes = contribution_frame(state, payloads, outcome.robustness)
         write_atomic(run_dir / "contribution.csv", _csv(contribution))
     counts, names, seconds = encoder_summary(state, store)
     cell_seconds = {f"cell:{p.id}": round(p.seconds, 3) for p in payloads}
