@@ -17,13 +17,12 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, Self, runtime_checkable
 
+import numpy as np
+
 if TYPE_CHECKING:
     from pathlib import Path
 
-    import numpy as np
-
     from fusionkit.data.modality import ModalityData
-    from fusionkit.fusion.base import FusionInput
     from fusionkit.readers.base import ReadContext
     from fusionkit.training.context import FitContext
 
@@ -53,6 +52,38 @@ class Tags:
 
 
 TagsDecl = Tags | Callable[[Any], Tags]
+
+
+@dataclass
+class FusionInput:
+    """One side (training or test subjects) of a cell, modality by modality."""
+
+    ids: list[str]
+    features: dict[str, np.ndarray]
+    available: dict[str, np.ndarray]
+    data: dict[str, Any] = field(default_factory=dict)
+    encoders: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def modalities(self) -> list[str]:
+        return list(self.features)
+
+    def indicators(self) -> np.ndarray:
+        """(n, modalities) 0/1 availability matrix."""
+        return np.stack([self.available[m] for m in self.modalities], axis=1).astype(np.float32)
+
+    def concatenated(self, indicators: bool, fill: float = np.nan) -> np.ndarray:
+        """All modalities' features side by side; missing blocks ``fill``; optional indicators."""
+        blocks = []
+        for m in self.modalities:
+            block = self.features[m].astype(np.float32, copy=True)
+            block[~self.available[m]] = fill
+            blocks.append(block)
+        if indicators:
+            blocks.append(self.indicators())
+        return np.concatenate(blocks, axis=1)
+
+
 """What ``register(..., tags=...)`` takes: tags, or a function of the validated params."""
 
 

@@ -12,10 +12,8 @@ missing modality (`FusionInput.available`), as MultiBench's robustness curves do
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from fusionkit.data.modality import ImageData, TableData
 from fusionkit.fusion.base import FusionInput
 from fusionkit.hookspecs import hookimpl
 from fusionkit.registry import NoParams
@@ -77,6 +75,10 @@ class MissingRate:
 
 def _moved(data, receivers: list[str], sources: list[str]):
     """``data`` where subject ``receivers[i]`` holds what ``sources[i]`` had."""
+    import pandas as pd
+
+    from fusionkit.data.modality import ImageData, TableData
+
     if isinstance(data, TableData):
         frame = data.frame.loc[sources].copy()
         frame.index = pd.Index(receivers, name=data.frame.index.name)

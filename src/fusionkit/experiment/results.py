@@ -257,6 +257,7 @@ def write_outputs(outcome) -> dict[str, pd.DataFrame]:
         from fusionkit.experiment.contribution import contribution_frame
 
         contribution, notes = contribution_frame(state, payloads, outcome.robustness)
+        outcome.notes.extend(notes)  # printed by `fusionkit run` as well as kept in the manifest
         write_atomic(run_dir / "contribution.csv", _csv(contribution))
     counts, names, seconds = encoder_summary(state, store)
     cell_seconds = {f"cell:{p.id}": round(p.seconds, 3) for p in payloads}

@@ -1,6 +1,7 @@
 """What a fusion strategy receives: per-modality features, availability, and the raw data.
 
-The runner builds one `FusionInput` for a cell's training subjects and one for its test subjects.
+The runner builds one `FusionInput` (defined with the other contracts in `fusionkit.api`, and
+re-exported here) for a cell's training subjects and one for its test subjects.
 ``features[m]`` holds modality ``m``'s encoder output (NaN rows where the subject lacks ``m``),
 ``available[m]`` says who has it, ``data[m]`` is the modality's data (for strategies that train
 encoders themselves, end to end) and ``encoders[m]`` the encoder section that produced it.
@@ -8,13 +9,15 @@ encoders themselves, end to end) and ``encoders[m]`` the encoder section that pr
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 from pydantic import Field
 
+from fusionkit.api import FusionInput
 from fusionkit.config import ClassifierSpec
+
+__all__ = ["ClassifierField", "Features", "FeaturesField", "FusionInput", "full_proba"]
 
 Features = Literal["raw", "encoded"]
 
@@ -28,36 +31,6 @@ FeaturesField = Field(
     description="raw: the modality's own columns; encoded: the modality's encoder (encoders.*).",
 )
 ClassifierField = Field(default_factory=default_classifier)
-
-
-@dataclass
-class FusionInput:
-    """One side (training or test subjects) of a cell, modality by modality."""
-
-    ids: list[str]
-    features: dict[str, np.ndarray]
-    available: dict[str, np.ndarray]
-    data: dict[str, Any] = field(default_factory=dict)
-    encoders: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def modalities(self) -> list[str]:
-        return list(self.features)
-
-    def indicators(self) -> np.ndarray:
-        """(n, modalities) 0/1 availability matrix."""
-        return np.stack([self.available[m] for m in self.modalities], axis=1).astype(np.float32)
-
-    def concatenated(self, indicators: bool, fill: float = np.nan) -> np.ndarray:
-        """All modalities' features side by side; missing blocks ``fill``; optional indicators."""
-        blocks = []
-        for m in self.modalities:
-            block = self.features[m].astype(np.float32, copy=True)
-            block[~self.available[m]] = fill
-            blocks.append(block)
-        if indicators:
-            blocks.append(self.indicators())
-        return np.concatenate(blocks, axis=1)
 
 
 def full_proba(model: Any, X: np.ndarray, n_classes: int) -> np.ndarray:
