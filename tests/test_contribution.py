@@ -108,3 +108,4 @@ def test_permuting_the_signal_costs_much_permuting_noise_nothing(known_truth):
         assert drops[(method, "signal")] > 0.3
         assert abs(drops[(method, "noise")]) < 0.05
     assert "Permutation: the drop in f1_macro" in (run_dir / "report.md").read_text()
+    assert "Permutation: the drop in f1_macro" in (run_dir / "report.html").read_text()

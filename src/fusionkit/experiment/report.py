@@ -495,6 +495,13 @@ def write_report(
             f"<h2>Modality contribution (Shapley values)</h2><p>{html.escape(lines[start + 2])}</p>"
         )
         body.append(_contribution_table(contribution).to_html(index=False, border=0))
+    if "permutation" in has:
+        sentence = next(line for line in lines if line.startswith("Permutation: the drop"))
+        if "shapley" not in has:
+            body.append("<h2>Modality contribution (permutation)</h2>")
+        body.append(f"<p>{html.escape(sentence)}</p>")
+        table = _contribution_table(contribution, "permutation")
+        body.append(table.to_html(index=False, border=0))
     for heading in ("## Failed", "## Named features", "## Not run"):
         if heading in lines:
             start = lines.index(heading) + 2
