@@ -10,7 +10,8 @@ from fusionkit.experiment.runner import run_experiment
 from tests.test_contribution import known_truth  # noqa: F401  (the shared fixture)
 
 ROBUSTNESS = [
-    "evaluation.robustness=[drop_modality, {type: missing_rate, params: {levels: [0, 0.5]}}]"
+    "evaluation.robustness=[drop_modality, {type: missing_rate, params: {levels: [0, 0.5]}}, "
+    "{type: table_noise, params: {levels: [0, 1, 4]}}]"
 ]
 
 
@@ -25,32 +26,86 @@ def perturbed(known_truth):  # noqa: F811
 def test_adding_perturbations_fits_nothing(perturbed):
     _, again = perturbed
     assert again.cells_run == 0 and again.encoder_trainings == 0
-    assert again.evaluations == 2 * 4 * 3  # both methods x 4 settings x 3 folds (no external)
+    # methods x folds x settings: the pair has 2 drops, 2 missing rates and 3 noise levels;
+    # each single modality has the 3 noise levels (no external set here)
+    assert again.evaluations == 2 * 3 * (2 + 2 + 3) + 2 * 2 * 3 * 3
     assert not again.failures
 
 
 def test_a_setting_that_changes_nothing_gives_the_plain_result_exactly(perturbed):
     run_dir, _ = perturbed
-    table = pd.read_csv(run_dir / "robustness.csv", dtype={"fold": str, "setting": str})
+    table = pd.read_csv(run_dir / "robustness.csv", dtype={"fold": str, "level": str})
     keys = ["scenario", "method", "fold", "split", "metric"]
     plain = table[table.perturbation == "none"].set_index(keys).value
-    zero = table[(table.perturbation == "missing_rate") & (table.setting == "0")]
-    assert len(zero) == len(plain) > 0
-    assert zero.set_index(keys).value.sort_index().equals(plain.sort_index())
+    for kind in ("missing_rate", "table_noise"):
+        zero = table[(table.perturbation == kind) & (table.level == "0")].set_index(keys).value
+        assert len(zero) > 0
+        assert zero.sort_index().equals(plain.loc[zero.index].sort_index()), kind
     main = pd.read_csv(run_dir / "results.csv", dtype={"fold": str}).set_index(keys).value
     assert plain.sort_index().equals(main.loc[plain.index].sort_index())
 
 
 def test_dropping_noise_costs_nothing_dropping_the_signal_costs_much(perturbed):
     run_dir, _ = perturbed
-    table = pd.read_csv(run_dir / "robustness.csv", dtype={"setting": str})
+    table = pd.read_csv(run_dir / "robustness.csv", dtype={"level": str})
     f1 = table[(table.metric == "f1_macro") & (table.split == "cv")]
+    f1 = f1[f1.scenario == "signal+noise"]
     for method in ("logistic_regression", "random_forest"):
         rows = f1[f1.method == method]
         plain = rows[rows.perturbation == "none"].value.mean()
-        no_noise = rows[rows.setting == "noise"].value.mean()
-        no_signal = rows[rows.setting == "signal"].value.mean()
+        no_noise = rows[rows.level == "noise"].value.mean()
+        no_signal = rows[rows.level == "signal"].value.mean()
         assert abs(plain - no_noise) < 0.05, method
         assert plain - no_signal > 0.3, method
     assert "## Robustness (test-time perturbations)" in (run_dir / "report.md").read_text()
-    assert (run_dir / "figures" / "robustness.png").is_file()
+    assert (run_dir / "figures" / "robustness_missing_rate.png").is_file()
+
+
+def test_noise_on_the_signal_costs_in_proportion_to_its_size(perturbed):
+    run_dir, _ = perturbed
+    table = pd.read_csv(run_dir / "robustness.csv", dtype={"level": str})
+    f1 = table[(table.metric == "f1_macro") & (table.split == "cv")]
+    for method in ("logistic_regression", "random_forest"):
+        rows = f1[(f1.method == method) & (f1.scenario == "signal")]
+        at = {lvl: rows[rows.level == lvl].value.mean() for lvl in ("0", "1", "4")}
+        assert at["0"] > at["1"] > at["4"], (method, at)
+        assert at["0"] - at["4"] > 0.2, (method, at)
+        noise_only = f1[(f1.method == method) & (f1.scenario == "noise")]
+        assert noise_only[noise_only.level == "4"].value.mean() < 0.5  # chance stays chance
+    summary = pd.read_csv(run_dir / "robustness_summary.csv")
+    row = summary[(summary.scenario == "signal") & (summary.perturbation == "table_noise")]
+    assert (row.relative_mean < 0.9).all() and (row.relative_mean > 0).all()
+    report = (run_dir / "report.md").read_text()
+    assert "Relative robustness" in report and "robustness_table_noise.png" in report
+    assert (run_dir / "figures" / "robustness_table_noise.png").is_file()
+
+
+def test_table_noise_is_scaled_by_the_training_part_only():
+    """The test subjects' own spread never sets the noise: a wild test part gets noise of the
+    training part's SD."""
+    import numpy as np
+
+    from fusionkit.api import FusionInput
+    from fusionkit.data.modality import TableData
+    from fusionkit.perturbations import TableNoise, TableNoiseParams
+
+    def inputs(values, n):
+        ids = [f"s{i}" for i in range(n)]
+        frame = pd.DataFrame(
+            {"x": values, "site": ["a"] * n}, index=pd.Index(ids, name="subject_id")
+        )
+        table = TableData("table", frame, __file__, ["site"])
+        have = np.ones(n, bool)
+        return FusionInput(ids, {"t": np.zeros((n, 1))}, {"t": have}, {"t": table})
+
+    rng = np.random.default_rng(0)
+    train = inputs(rng.normal(0, 2.0, 500), 500)
+    test = inputs(rng.normal(0, 50.0, 2000), 2000)
+    noise = TableNoise(TableNoiseParams(levels=[0.5]))
+    noise.fit(train)
+    before = test.data["t"].frame.copy()
+    out = noise.apply(test, "table_noise=0.5", np.random.default_rng(1))
+    added = out.data["t"].frame.x - test.data["t"].frame.x
+    assert abs(added.std() - 0.5 * train.data["t"].frame.x.std(ddof=0)) < 0.1
+    assert (out.data["t"].frame.site == "a").all()  # categories are left as they are
+    assert test.data["t"].frame.equals(before)  # the inputs themselves are left as they are

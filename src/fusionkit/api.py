@@ -13,7 +13,7 @@ object built by the same factory with the same params, like torch's ``state_dict
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, Self, runtime_checkable
 
@@ -39,6 +39,9 @@ class Tags:
       scenario (``evaluation.missing: available``); false: such scenarios are skipped.
     - ``remote`` (executor): tasks run where the driver's data files may not be readable; the
       driver sends its prepared run (cohort tables, folds) with the tasks, by value.
+    - ``perturbs_data`` (perturbation): changes the modalities' data (``FusionInput.data``),
+      not their features: the engine re-encodes each modality whose data object the
+      perturbation replaced, through the cell's fitted encoder (see `Perturbation`).
     - ``trainable_backbone`` (encoder): a
       [`TorchEncoder`][fusionkit.encoders.torch_base.TorchEncoder] whose network can be
       trained inside another model (end-to-end fusion).
@@ -49,6 +52,7 @@ class Tags:
     handles_missing: bool = True
     trainable_backbone: bool = False
     remote: bool = False
+    perturbs_data: bool = False
 
 
 TagsDecl = Tags | Callable[[Any], Tags]
@@ -160,6 +164,23 @@ class HasHistory(Protocol):
 
 
 @runtime_checkable
+class DecidesPerModality(Protocol):
+    """Optional, for fusions that decide per modality and combine (decision-level fusion):
+    the engine stores both with each plain test result, and writes ``modality_outputs.csv``
+    and ``modality_weights.csv``."""
+
+    def modality_proba(self, inputs: FusionInput) -> dict[str, np.ndarray]:
+        """Each modality's own (subjects, n_classes) probabilities; NaN rows where a subject
+        lacks the modality."""
+        ...
+
+    def modality_weights(self) -> dict[str, float]:
+        """The share of the combined decision each modality carries (summing to 1); empty
+        where the combination has no such share."""
+        ...
+
+
+@runtime_checkable
 class Classifier(Protocol):
     """``register_classifiers``: the scikit-learn estimator API; factories take ``(params, *,
     seed)``. Kept with skops (XGBoost's own objects included)."""
@@ -200,16 +221,34 @@ def conforming(obj: Any, protocol: type, what: str) -> Any:
 @runtime_checkable
 class Perturbation(Protocol):
     """``register_perturbations``: a change to a fold's *test* inputs at evaluation time, at
-    named settings (``drop_modality=img``, ``missing_rate=0.3``). Fitted models are reused,
-    nothing is refitted; a setting that changes nothing gives the plain result exactly."""
+    named settings ``<name>=<level>`` (``drop_modality=img``, ``missing_rate=0.3``). Fitted
+    models are reused, nothing is refitted; a setting that changes nothing gives the plain
+    result exactly.
 
-    def settings(self, modalities: Sequence[str]) -> list[str]:
-        """The settings to evaluate for a scenario with these modalities (may be empty)."""
+    A perturbation either changes features and availability itself (``drop_modality``), or
+    declares ``Tags(perturbs_data=True)`` and replaces ``inputs.data[m]`` of the modalities it
+    changes with new objects (``table_noise``): the engine then re-encodes those modalities
+    through the cell's fitted encoders (a method training its encoders end to end reads the
+    new data itself). Image data carries a `Distortion` that image encoders apply when they
+    read pixels (`ImageData.read`)."""
+
+    def settings(self, modalities: Mapping[str, str]) -> list[str]:
+        """The settings to evaluate for a scenario with these modalities (name -> kind,
+        ``table`` or ``image``); may be empty."""
         ...
 
     def apply(self, inputs: FusionInput, setting: str, rng: np.random.Generator) -> FusionInput:
         """The perturbed test inputs (a new object; ``inputs`` is left as it is)."""
         ...
+
+
+@runtime_checkable
+class FitsOnTraining(Protocol):
+    """Optional, for perturbations whose size is set by the data (noise in units of a feature's
+    SD): ``fit`` is called with the cell's *training* inputs before ``apply``, so no scale is
+    ever taken from the test subjects."""
+
+    def fit(self, train: FusionInput) -> None: ...
 
 
 @dataclass(frozen=True)

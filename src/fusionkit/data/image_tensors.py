@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from fusionkit.data.images import load_image
-from fusionkit.data.modality import ImageData
+from fusionkit.data.modality import Distortion, ImageData
 from fusionkit.errors import DataError
 
 
@@ -76,15 +76,19 @@ def load_prepared(
     spatial_size: tuple[int, ...] | None,
     intensity: str = "zscore",
     enhance: str | None = None,
+    distortion: Distortion | None = None,
 ) -> np.ndarray:
     """One image as a (channels, *spatial_size) float32 array.
 
     ``intensity``: ``zscore`` (per image) or ``unit`` (scaled to [0, 1]); ``enhance``: the JSON
-    of a transform section (``{"type": ..., "params": ...}``) applied before resizing.
+    of a transform section (``{"type": ..., "params": ...}``) applied before resizing;
+    ``distortion``: a test-time perturbation of the image as loaded (robustness).
     """
     from monai.transforms import NormalizeIntensity, Resize, ScaleIntensity
 
     array = load_image(path)
+    if distortion is not None:
+        array = distortion(array)
     if array.shape[0] != channels:
         grey = array.mean(axis=0, keepdims=True)
         array = grey if channels == 1 else np.repeat(grey, channels, axis=0)
@@ -125,7 +129,8 @@ def stack_subjects(
     shape = None
     for subject, files in data.files.items():
         arrays = [
-            prepared_image(Path(f), channels, spatial_size, intensity, enhance) for f in files
+            prepared_image(Path(f), channels, spatial_size, intensity, enhance, data.distortion)
+            for f in files
         ]
         arrays = [arrays[i % len(arrays)] for i in range(views)]
         shapes = {a.shape for a in arrays}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,9 +37,30 @@ class TableData:
         return TableData(self.kind, self.frame.loc[ids], self.source, list(self.categorical))
 
 
+@dataclass(frozen=True)
+class Distortion:
+    """A test-time change to every image of a modality (``image_noise``, ``image_blur``...):
+    ``fn(array, level, rng)`` on the channel-first array as loaded. ``rng`` is seeded by
+    ``seed`` and the image's own content, so each image gets its own draw, the same wherever
+    the data lies and whichever encoder reads it."""
+
+    fn: Callable[[np.ndarray, float, np.random.Generator], np.ndarray]
+    level: float
+    seed: int
+
+    def __call__(self, array: np.ndarray) -> np.ndarray:
+        content = zlib.crc32(np.ascontiguousarray(array).tobytes())
+        rng = np.random.default_rng([self.seed, content])
+        return np.asarray(self.fn(array, self.level, rng), dtype=np.float32)
+
+
 @dataclass
 class ImageData:
-    """An image modality: for each subject id, one or more image files (views, slices)."""
+    """An image modality: for each subject id, one or more image files (views, slices).
+
+    Encoders read pixels with `read` (which applies the test-time ``distortion`` of a
+    robustness evaluation, if any), never from the files directly.
+    """
 
     kind: str
     files: dict[str, tuple[Path, ...]]
@@ -45,6 +68,14 @@ class ImageData:
     missing_files: list[Path] = field(default_factory=list)
     # spatial shapes of the images, when the reader loaded them (``verify: full``); else empty
     shapes: frozenset[tuple[int, ...]] = frozenset()
+    distortion: Distortion | None = None
+
+    def read(self, path: str | Path) -> np.ndarray:
+        """One of this modality's image files, channel first, as the encoders must see it."""
+        from fusionkit.data.images import load_image
+
+        array = load_image(path)
+        return self.distortion(array) if self.distortion is not None else array
 
     @property
     def spatial_dims(self) -> int | None:
@@ -57,8 +88,9 @@ class ImageData:
 
     def subset(self, ids: list[str]) -> ImageData:
         """The files of ``ids`` (in that order)."""
+        files = {i: self.files[i] for i in ids}
         return ImageData(
-            self.kind, {i: self.files[i] for i in ids}, self.source, shapes=self.shapes
+            self.kind, files, self.source, shapes=self.shapes, distortion=self.distortion
         )
 
     def n_images(self) -> int:

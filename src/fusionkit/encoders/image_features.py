@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from fusionkit.data.image_tensors import image_channels
 from fusionkit.data.images import load_image
-from fusionkit.data.modality import ImageData
+from fusionkit.data.modality import Distortion, ImageData
 from fusionkit.hookspecs import hookimpl
 
 GLCM_PROPS = ("contrast", "dissimilarity", "homogeneity", "energy", "ASM", "correlation")
@@ -150,11 +150,14 @@ def _shape(mask: np.ndarray) -> dict[str, float]:
 
 @functools.lru_cache(maxsize=16384)
 def features_of(
-    path: Path, params_json: str, channels: int | None = None
+    path: Path, params_json: str, channels: int | None = None, distortion: Distortion | None = None
 ) -> tuple[tuple[str, ...], np.ndarray]:
-    """(names, values) of one image file (converted to ``channels``: 1 grey, 3 colour)."""
+    """(names, values) of one image file (converted to ``channels``: 1 grey, 3 colour), with
+    a test-time ``distortion`` if any."""
     params = ImageFeatureParams.model_validate_json(params_json)
     image = load_image(path)
+    if distortion is not None:
+        image = distortion(image)
     if channels is not None and image.shape[0] != channels:
         grey = image.mean(axis=0, keepdims=True)  # grey <-> colour as the CNN encoders do
         image = grey if channels == 1 else np.repeat(grey, channels, axis=0)
@@ -182,10 +185,10 @@ class ImageFeatures:
         self.params = params
         self._json = json.dumps(params.model_dump(mode="json"), sort_keys=True)
 
-    def _subject(self, files) -> tuple[list[str], np.ndarray]:
+    def _subject(self, files, distortion=None) -> tuple[list[str], np.ndarray]:
         names, values = [], []
         for k, f in enumerate(files):
-            n, v = features_of(Path(f), self._json, self.channels_)
+            n, v = features_of(Path(f), self._json, self.channels_, distortion)
             names += [f"view{k}_{x}" for x in n] if len(files) > 1 else list(n)
             values.append(v)
         return names, np.concatenate(values)
@@ -209,7 +212,7 @@ class ImageFeatures:
         rows = []
         for files in data.files.values():
             files = [files[i % len(files)] for i in range(self.views_)]
-            rows.append(self._subject(files)[1])
+            rows.append(self._subject(files, data.distortion)[1])
         return np.stack(rows) if rows else np.zeros((0, len(self.feature_names_)), np.float32)
 
 

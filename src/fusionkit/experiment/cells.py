@@ -17,7 +17,14 @@ from typing import Any
 import numpy as np
 
 from fusionkit import __version__
-from fusionkit.api import Fusion, HasHistory, conforming
+from fusionkit.api import (
+    DecidesPerModality,
+    FitsOnTraining,
+    Fusion,
+    HasHistory,
+    Perturbation,
+    conforming,
+)
 from fusionkit.config import ClassifierSpec, MethodSpec, spec_data, spec_identity
 from fusionkit.data.cohort import Cohort
 from fusionkit.experiment.features import EncoderTask
@@ -28,6 +35,7 @@ from fusionkit.experiment.records import (
     CellOutcome,
     CellResult,
     FittedCell,
+    ModalityOutputs,
     Predictions,
     TrainingHistory,
 )
@@ -213,14 +221,19 @@ def evaluate(
     fitted: FittedCell,
     embeddings: Embeddings,
     variant: str = PLAIN,
+    encoders: dict[str, Any] | None = None,
 ) -> CellResult:
     """Score a fitted cell on its test part; ``variant`` names how the test part is presented:
-    ``plain`` (as it is) or a perturbation setting such as ``missing_rate=0.3``."""
+    ``plain`` (as it is) or a perturbation setting such as ``missing_rate=0.3``. A perturbation
+    of the data (``table_noise``) needs the cell's fitted ``encoders`` (modality -> encoder;
+    None where the method encodes itself) to re-encode what it changed."""
     start = time.perf_counter()
     train, test, test_cohort, prefix = _train_test(state, cell)
-    test_in = make_inputs(test_cohort, test, cell_encoders(state, cell), embeddings, prefix)
+    tasks = cell_encoders(state, cell)
+    test_in = make_inputs(test_cohort, test, tasks, embeddings, prefix)
     if variant != PLAIN:
-        test_in = perturbed(state, cell, test_in, variant)
+        train_in = make_inputs(state.cohort, train, tasks, embeddings)
+        test_in = perturbed(state, cell, train_in, test_in, variant, encoders)
     proba = np.asarray(fitted.model.predict_proba(test_in), dtype=np.float64)
     y_test = test_cohort.y[test]
     classes = state.cohort.classes
@@ -243,18 +256,32 @@ def evaluate(
         ),
         history=fitted.history,
         seconds=time.perf_counter() - start,
+        modalities=_modality_outputs(fitted.model, test_in) if variant == PLAIN else None,
     )
+
+
+def _modality_outputs(model: Any, inputs: FusionInput) -> ModalityOutputs | None:
+    if not isinstance(model, DecidesPerModality):
+        return None
+    proba = {
+        m: [None if np.isnan(row).any() else np.round(row, 6).tolist() for row in p]
+        for m, p in model.modality_proba(inputs).items()
+    }
+    return ModalityOutputs(proba=proba, weights=model.modality_weights())
 
 
 def variants(state: RunState, cell: Cell) -> list[str]:
     """The perturbation settings (``evaluation.robustness``) a scored cell is evaluated under."""
     if cell.split == "final":
         return []
-    return [
-        name
-        for spec in perturbation_specs(state)
-        for name in spec.build().settings(list(cell.scenario))
-    ]
+    kinds = {m: state.config.data.modalities[m].kind for m in cell.scenario}
+    return [name for spec in perturbation_specs(state) for name in spec.build().settings(kinds)]
+
+
+def perturbs_data(state: RunState, variant: str) -> bool:
+    """Whether a variant changes the modalities' data (so it needs the fitted encoders)."""
+    spec = _perturbation(state, variant)
+    return spec.component.tags(spec.resolved_params).perturbs_data
 
 
 def perturbation_specs(state: RunState) -> list:
@@ -267,22 +294,63 @@ def perturbation_specs(state: RunState) -> list:
     return specs
 
 
-def perturbed(state: RunState, cell: Cell, inputs: FusionInput, variant: str) -> FusionInput:
-    """The test inputs under a perturbation setting, seeded by cell and setting."""
+def _perturbation(state: RunState, variant: str):
     kind = variant.partition("=")[0]
     spec = next((s for s in perturbation_specs(state) if s.type == kind), None)
     if spec is None:
         raise ValueError(f"unknown evaluation variant {variant!r}")
+    return spec
+
+
+def perturbed(
+    state: RunState,
+    cell: Cell,
+    train: FusionInput,
+    test: FusionInput,
+    variant: str,
+    encoders: dict[str, Any] | None = None,
+) -> FusionInput:
+    """The test inputs under a perturbation setting, seeded by cell and setting. A perturbation
+    that `FitsOnTraining` takes its scales from ``train``; modalities whose data it replaced
+    are re-encoded through the fitted ``encoders``."""
+    spec = _perturbation(state, variant)
+    perturbation = conforming(spec.build(), Perturbation, f"perturbation {spec.type!r}")
+    if isinstance(perturbation, FitsOnTraining):
+        perturbation.fit(train)
     rng = np.random.default_rng(state.ctx.derive("perturb", cell.id, variant).seed)
-    return spec.build().apply(inputs, variant, rng)
+    out = perturbation.apply(test, variant, rng)
+    if not spec.component.tags(spec.resolved_params).perturbs_data:
+        return out
+    if encoders is None:
+        raise ValueError(f"{variant} changes data: it needs the cell's fitted encoders")
+    features = dict(out.features)
+    for m in out.modalities:
+        encoder = encoders[m]
+        if out.data.get(m) is test.data.get(m) or encoder is None:
+            continue  # unchanged, or the method encodes this modality itself
+        block = np.full_like(out.features[m], np.nan)
+        if out.available[m].any():
+            block[out.available[m]] = encoder.transform(out.data[m])
+        features[m] = block
+    return FusionInput(out.ids, features, dict(out.available), dict(out.data), out.encoders)
 
 
-def run_cell(state: RunState, cell: Cell, embeddings: Embeddings) -> CellOutcome:
-    """Fit, then evaluate the plain variant (a final model is only fitted)."""
+def run_cell(
+    state: RunState,
+    cell: Cell,
+    embeddings: Embeddings,
+    encoders: dict[str, Any] | None = None,
+) -> CellOutcome:
+    """Fit, evaluate the plain variant, then each perturbation setting on the model just
+    fitted (a final model is only fitted). ``encoders``: the cell's fitted encoders, needed
+    when a setting perturbs the data (see `evaluate`)."""
     start = time.perf_counter()
     fitted = fit_cell(state, cell, embeddings)
     if cell.split == "final":
         return CellOutcome(fitted, None)
     result = evaluate(state, cell, fitted, embeddings)
     result.seconds = time.perf_counter() - start
-    return CellOutcome(fitted, result)
+    settings = variants(state, cell)
+    return CellOutcome(
+        fitted, result, [evaluate(state, cell, fitted, embeddings, v, encoders) for v in settings]
+    )

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from fusionkit.config import scenario_name
-from fusionkit.experiment.metrics import compute_metrics
+from fusionkit.experiment.metrics import compute_metrics, headline_metric
 from fusionkit.experiment.records import CellResult
 
 COLUMNS = ["method", "modality", "measure", "metric", "fold", "value"]
@@ -58,7 +58,7 @@ def contribution_frame(
     shuffled across the test subjects of the full scenario's cells, mean over seeded repeats),
     their mean/sd over folds, and notes on what was left out."""
     config, cohort = state.config, state.cohort
-    metric = "f1_macro" if "f1_macro" in config.evaluation.metrics else config.evaluation.metrics[0]
+    metric = headline_metric(config.evaluation.metrics)
     players = list(config.data.modalities)
     subsets = [
         frozenset(c) for k in range(1, len(players) + 1) for c in itertools.combinations(players, k)

@@ -12,6 +12,11 @@ import warnings
 import numpy as np
 
 
+def headline_metric(metrics: list[str]) -> str:
+    """The metric the report leads with: macro-F1 when computed, else the first listed."""
+    return "f1_macro" if "f1_macro" in metrics else metrics[0]
+
+
 def _quiet(metric, *args) -> float:
     """A metric without scikit-learn's warning that a predicted class is absent from the truth
     (normal in a small test part; per-class support is reported)."""

@@ -79,13 +79,7 @@ def load_model(run_dir: Path, name: str | None = None) -> KeptModel:
     else:
         name = _best(run_dir, finals)
     fitted = store.load_fitted(name)
-    encoders = {
-        m: None
-        if info["encoder_task"] is None
-        else store.load_encoder(info["encoder_task"], info["encoder"])
-        for m, info in fitted.meta["modalities"].items()
-    }
-    return KeptModel(fitted, encoders)
+    return KeptModel(fitted, store.load_cell_encoders(fitted))
 
 
 def _final_named(name: str, finals: list[str]) -> str:

@@ -36,6 +36,15 @@ class Predictions(_Record):
     proba: list[list[float]]
 
 
+class ModalityOutputs(_Record):
+    """A decision-level fusion's view per modality (`api.DecidesPerModality`): each
+    modality's own class probabilities for the test subjects (None where a subject lacks it)
+    and its share of the combined decision."""
+
+    proba: dict[str, list[list[float] | None]]
+    weights: dict[str, float]
+
+
 class CellResult(_Record):
     """One evaluated cell: a fitted cell scored on its test part under an evaluation variant.
 
@@ -59,6 +68,7 @@ class CellResult(_Record):
     predictions: Predictions
     history: TrainingHistory | None = None
     seconds: float
+    modalities: ModalityOutputs | None = None
 
 
 @dataclass
@@ -90,8 +100,9 @@ class EncoderOutput:
 
 @dataclass
 class CellOutcome:
-    """What a cell task returns: the fitted cell, and its plain result (None for a final
-    model, which has no test part)."""
+    """What a cell task returns: the fitted cell, its plain result (None for a final model,
+    which has no test part) and its results under the run's perturbation settings."""
 
     fitted: FittedCell
     result: CellResult | None
+    variants: list[CellResult] = field(default_factory=list)

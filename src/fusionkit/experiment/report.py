@@ -20,12 +20,23 @@ import numpy as np
 import pandas as pd
 
 from fusionkit.config import scenario_name
+from fusionkit.experiment.metrics import headline_metric
 from fusionkit.experiment.records import CellResult
+
+RELATIVE = (
+    "Relative robustness (`robustness_summary.csv`): the mean score over each perturbation's "
+    "levels (area under its curve, divided by the range of levels) as a fraction of the plain "
+    "score; 1 = nothing lost. Mean ± sd over folds."
+)
+WEIGHTS = (
+    "Each modality's share of the combined decision (mean over folds); each modality's own "
+    "probabilities per test subject are in `modality_outputs.csv`, the weights per fold in "
+    "`modality_weights.csv`."
+)
 
 
 def _headline(state) -> str:
-    metrics = state.config.evaluation.metrics
-    return "f1_macro" if "f1_macro" in metrics else metrics[0]
+    return headline_metric(state.config.evaluation.metrics)
 
 
 def _fold_values(payloads, scenario: str, method: str, metric: str) -> dict[tuple, float]:
@@ -230,7 +241,7 @@ def _robustness_table(robustness: pd.DataFrame, metric: str) -> pd.DataFrame:
     part = robustness[(robustness.split == "cv") & (robustness.metric == metric)].copy()
     part["column"] = [
         "none" if p == "none" else f"{p}={s}"
-        for p, s in zip(part.perturbation, part.setting, strict=True)
+        for p, s in zip(part.perturbation, part.level, strict=True)
     ]
     part["value"] = part.value.astype(float)
     wide = part.pivot_table(
@@ -266,39 +277,77 @@ def _contribution_table(contribution: pd.DataFrame, measure: str = "shapley") ->
     return pivot
 
 
-def _robustness_plot(robustness: pd.DataFrame, metric: str, folder: Path) -> bool:
-    """Curves of numeric settings (e.g. missing_rate): the headline metric against the level
-    for the scenario with the most modalities, one line per method, a band of ± 1 sd over
-    folds."""
+def _relative_table(relative: pd.DataFrame) -> pd.DataFrame:
+    """scenario x method rows, one 'mean ± sd' column of relative robustness per perturbation."""
+    out = relative.copy()
+    out["cell"] = [
+        f"{m:.3f} ± {s:.3f}" if pd.notna(s) else (f"{m:.3f}" if pd.notna(m) else "")
+        for m, s in zip(out.relative_mean, out.relative_std, strict=True)
+    ]
+    wide = out.pivot_table(
+        index=["scenario", "method"],
+        columns="perturbation",
+        values="cell",
+        aggfunc="first",
+        sort=False,
+    )
+    wide = wide[list(dict.fromkeys(out.perturbation))].fillna("").reset_index()
+    wide.columns.name = None
+    return wide
+
+
+def _robustness_plots(robustness: pd.DataFrame, metric: str, folder: Path) -> list[str]:
+    """One figure per perturbation with numeric levels (``robustness_<name>.png``): the
+    headline metric against the level for the scenario with the most modalities, one line per
+    method, a band of ± 1 sd over folds; level 0 is the plain result."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     part = robustness[(robustness.split == "cv") & (robustness.metric == metric)].copy()
+    part["value"] = part.value.astype(float)
     numeric = part[part.perturbation != "none"]
-    numeric = numeric[pd.to_numeric(numeric.setting, errors="coerce").notna()]
-    if numeric.empty:
-        return False
-    kind = numeric.perturbation.iloc[0]
-    scenario = max(numeric.scenario.unique(), key=lambda s: s.count("+"))
-    rows = part[(part.scenario == scenario) & part.perturbation.isin([kind])].copy()
-    rows["level"] = rows.setting.astype(float)
-    rows["value"] = rows.value.astype(float)
-    folder.mkdir(parents=True, exist_ok=True)
-    fig, ax = plt.subplots(figsize=(7, 3.8))
-    for method, group in rows.groupby("method", sort=False):
-        stats = group.groupby("level").value.agg(["mean", "std"]).fillna(0)
-        ax.plot(stats.index, stats["mean"], marker="o", label=method)
-        ax.fill_between(
-            stats.index, stats["mean"] - stats["std"], stats["mean"] + stats["std"], alpha=0.12
-        )
-    ax.set(xlabel=kind, ylabel=f"{metric} (mean ± sd over folds)", title=scenario)
-    ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    fig.savefig(folder / "robustness.png", dpi=110)
-    plt.close(fig)
-    return True
+    numeric = numeric[pd.to_numeric(numeric.level, errors="coerce").notna()]
+    names = []
+    for kind, rows in numeric.groupby("perturbation", sort=False):
+        scenario = max(rows.scenario.unique(), key=lambda s: s.count("+"))
+        rows = rows[rows.scenario == scenario].assign(x=lambda f: f.level.astype(float))
+        clean = part[(part.perturbation == "none") & (part.scenario == scenario)]
+        if not (rows.x == 0).any():  # the plain result is level 0 of every curve
+            rows = pd.concat([rows, clean.assign(x=0.0)])
+        folder.mkdir(parents=True, exist_ok=True)
+        fig, ax = plt.subplots(figsize=(7, 3.8))
+        for method, group in rows.groupby("method", sort=False):
+            stats = group.groupby("x").value.agg(["mean", "std"]).fillna(0)
+            ax.plot(stats.index, stats["mean"], marker="o", label=method)
+            ax.fill_between(
+                stats.index, stats["mean"] - stats["std"], stats["mean"] + stats["std"], alpha=0.12
+            )
+        ax.set(xlabel=f"{kind} level", ylabel=f"{metric} (mean ± sd over folds)", title=scenario)
+        ax.legend(fontsize=7, ncol=2)
+        fig.tight_layout()
+        name = f"robustness_{kind}.png"
+        fig.savefig(folder / name, dpi=110)
+        plt.close(fig)
+        names.append(name)
+    return names
+
+
+def _weights_table(weights: pd.DataFrame) -> pd.DataFrame:
+    """scenario x method rows of decision-level fusion: each modality's mean weight (CV)."""
+    part = weights[weights.split == "cv"]
+    wide = part.pivot_table(
+        index=["scenario", "method"],
+        columns="modality",
+        values="weight",
+        aggfunc="mean",
+        sort=False,
+    )
+    wide = wide[list(dict.fromkeys(part.modality))].round(3)
+    wide = wide.astype(object).where(wide.notna(), "").reset_index()
+    wide.columns.name = None
+    return wide
 
 
 def _contribution_plot(table: pd.DataFrame, folder: Path) -> bool:
@@ -341,6 +390,8 @@ def write_report(
     failures: dict | None = None,
     contribution: pd.DataFrame | None = None,
     robustness: pd.DataFrame | None = None,
+    relative: pd.DataFrame | None = None,
+    weights: pd.DataFrame | None = None,
 ) -> None:
     """report.md and report.html (with figures/) of the finished cells; failed cells listed."""
     from fusionkit.experiment.store import write_atomic
@@ -397,10 +448,10 @@ def write_report(
                 "of its modalities, so the two may be scored on different subjects.",
                 "",
             ]
+    robustness_figures = []
     if robustness is not None and not robustness.empty:
         table = _robustness_table(robustness, _headline(state))
-        if _robustness_plot(robustness, _headline(state), run_dir / "figures"):
-            figures.append("robustness.png")
+        robustness_figures = _robustness_plots(robustness, _headline(state), run_dir / "figures")
         lines += [
             "## Robustness (test-time perturbations)",
             "",
@@ -408,6 +459,22 @@ def write_report(
             "inputs perturbed (nothing refitted); `none` is the plain result.",
             "",
             _markdown(table),
+            "",
+        ]
+        if relative is not None and not relative.empty:
+            lines += [
+                RELATIVE,
+                "",
+                _markdown(_relative_table(relative)),
+                "",
+            ]
+    if weights is not None and not weights.empty:
+        lines += [
+            "## Decision-level weights",
+            "",
+            WEIGHTS,
+            "",
+            _markdown(_weights_table(weights)),
             "",
         ]
     has = set(contribution.measure) if contribution is not None else set()
@@ -439,8 +506,10 @@ def write_report(
             _markdown(_contribution_table(contribution, "permutation")),
             "",
         ]
+    for name in robustness_figures:
+        title = f"Robustness: {name.removeprefix('robustness_').removesuffix('.png')}"
+        lines += [f"## {title}", "", f"![{title}](figures/{name})", ""]
     for name, title in (
-        ("robustness.png", "Robustness curve"),
         ("contribution.png", "Modality contribution"),
         ("scores.png", "Scores per scenario"),
         ("confusion.png", "Confusion matrices (out of fold)"),
@@ -480,7 +549,7 @@ def write_report(
     if test:
         sentence = lines[lines.index("## Best fusion vs best single modality") + 2]
         body.append(f"<h2>Best fusion vs best single modality</h2><p>{html.escape(sentence)}</p>")
-    for name in figures:
+    for name in figures + robustness_figures:
         body.append(f'<p><img src="figures/{name}" alt="{name}" style="max-width:100%"></p>')
     if "## Robustness (test-time perturbations)" in lines:
         start = lines.index("## Robustness (test-time perturbations)")
@@ -489,6 +558,14 @@ def write_report(
             f"<p>{html.escape(lines[start + 2].replace('`', ''))}</p>"
         )
         body.append(_robustness_table(robustness, _headline(state)).to_html(index=False, border=0))
+        if RELATIVE in lines:
+            body.append(f"<p>{html.escape(RELATIVE.replace('`', ''))}</p>")
+            body.append(_relative_table(relative).to_html(index=False, border=0))
+    if "## Decision-level weights" in lines:
+        body.append(
+            f"<h2>Decision-level weights</h2><p>{html.escape(WEIGHTS.replace('`', ''))}</p>"
+        )
+        body.append(_weights_table(weights).to_html(index=False, border=0))
     if "## Modality contribution (Shapley values)" in lines and "shapley" in has:
         start = lines.index("## Modality contribution (Shapley values)")
         body.append(

@@ -16,6 +16,7 @@ import pandas as pd
 
 from fusionkit import __version__
 from fusionkit.config import scenario_name
+from fusionkit.experiment.metrics import headline_metric
 from fusionkit.experiment.records import CellResult
 from fusionkit.experiment.store import write_atomic, write_json
 
@@ -189,8 +190,10 @@ def encoder_summary(state, store) -> tuple[dict[str, int], dict[str, list[str]],
 
 
 def robustness_frame(state, plain: list[CellResult], perturbed: list[CellResult]) -> pd.DataFrame:
-    """Long table: scenario, method, fold, split, perturbation, setting, metric, value; each
-    perturbed cell next to its plain result (setting ``none``), the curve's reference."""
+    """Long table: scenario, method, fold, split, perturbation, level, metric, value; each
+    perturbed cell next to its plain result (perturbation and level ``none``), the curve's
+    reference. A level is a number (``missing_rate``, ``table_noise``...) or a modality
+    (``drop_modality``)."""
     metrics = state.config.evaluation.metrics
     n_folds = state.config.evaluation.cv_folds
     scored = {(tuple(r.scenario), r.method, r.split, r.repeat, r.fold) for r in perturbed}
@@ -213,8 +216,71 @@ def robustness_frame(state, plain: list[CellResult], perturbed: list[CellResult]
                     r.metrics.get(metric),
                 )
             )
-    columns = ["scenario", "method", "fold", "split", "perturbation", "setting", "metric", "value"]
+    columns = ["scenario", "method", "fold", "split", "perturbation", "level", "metric", "value"]
     return pd.DataFrame(rows, columns=columns)
+
+
+def relative_robustness(robustness: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Per scenario, method and perturbation (cross-validation folds): the mean score over the
+    perturbation's levels as a fraction of the clean score, then mean and sd over folds.
+
+    Numeric levels: the area under the score-vs-level curve divided by the range of levels
+    (the clean score counts as level 0 when 0 is not listed); other levels (dropped
+    modalities): the plain mean over them. 1 means no loss; 0.8 means a fifth of the score is
+    lost on average over the range evaluated."""
+    part = robustness[(robustness.split == "cv") & (robustness.metric == metric)].copy()
+    part["value"] = pd.to_numeric(part.value, errors="coerce")
+    keys = ["scenario", "method", "fold"]
+    clean = part[part.perturbation == "none"].set_index(keys).value
+    rows = []
+    for (scenario, method, kind, fold), group in part[part.perturbation != "none"].groupby(
+        ["scenario", "method", "perturbation", "fold"], sort=False
+    ):
+        reference = clean.get((scenario, method, fold), np.nan)
+        levels = pd.to_numeric(group.level, errors="coerce")
+        if levels.notna().all():
+            curve = dict(zip(levels, group.value, strict=True))
+            curve.setdefault(0.0, reference)
+            x = np.array(sorted(curve))
+            y = np.array([curve[v] for v in x], dtype=float)
+            mean = np.trapezoid(y, x) / (x[-1] - x[0]) if len(x) > 1 else y[0]
+        else:
+            mean = group.value.mean()
+        relative = mean / reference if reference and np.isfinite(reference) else np.nan
+        rows.append((scenario, method, kind, fold, relative))
+    frame = pd.DataFrame(rows, columns=["scenario", "method", "perturbation", "fold", "value"])
+    stats = (
+        frame.groupby(["scenario", "method", "perturbation"], sort=False)
+        .value.agg(["mean", "std"])
+        .reset_index()
+    )
+    return stats.rename(columns={"mean": "relative_mean", "std": "relative_std"})
+
+
+def modality_frames(state, payloads: list[CellResult]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Decision-level fusions' per-modality outputs (`api.DecidesPerModality`): each
+    modality's own probabilities per test subject, and each modality's weight per fold."""
+    classes = state.cohort.classes
+    n_folds = state.config.evaluation.cv_folds
+    outputs, weights = [], []
+    for p in payloads:
+        if p.modalities is None:
+            continue
+        fold = "external" if p.split == "external" else str(p.repeat * n_folds + p.fold)
+        head = [scenario_name(p.scenario), p.method, p.split, fold]
+        for m, rows in p.modalities.proba.items():
+            for subject, proba in zip(p.predictions.ids, rows, strict=True):
+                values = proba if proba is not None else [np.nan] * len(classes)
+                outputs.append([*head, subject, m, *values])
+        for m, weight in p.modalities.weights.items():
+            weights.append([*head, m, weight])
+    columns = ["scenario", "method", "split", "fold"]
+    return (
+        pd.DataFrame(
+            outputs, columns=columns + ["subject_id", "modality"] + [f"p_{c}" for c in classes]
+        ),
+        pd.DataFrame(weights, columns=columns + ["modality", "weight"]),
+    )
 
 
 def components(state) -> list[dict[str, str]]:
@@ -246,12 +312,19 @@ def write_outputs(outcome) -> dict[str, pd.DataFrame]:
     write_atomic(run_dir / "summary.csv", _csv(summary))
     write_atomic(run_dir / "predictions.csv", _csv(predictions))
     write_atomic(run_dir / "per_class.csv", _csv(per_class_frame(state, payloads)))
-    robustness = None
+    robustness = relative = None
     configured = {s.type for s in state.config.evaluation.robustness}
     if configured:
         chosen = [r for r in outcome.robustness if r.variant.partition("=")[0] in configured]
         robustness = robustness_frame(state, outcome.results, chosen)
         write_atomic(run_dir / "robustness.csv", _csv(robustness))
+        metric = headline_metric(state.config.evaluation.metrics)
+        relative = relative_robustness(robustness, metric).assign(metric=metric)
+        write_atomic(run_dir / "robustness_summary.csv", _csv(relative))
+    outputs, weights = modality_frames(state, payloads)
+    if not weights.empty or not outputs.empty:
+        write_atomic(run_dir / "modality_outputs.csv", _csv(outputs))
+        write_atomic(run_dir / "modality_weights.csv", _csv(weights))
     contribution, notes = None, []
     if state.config.evaluation.contribution:
         from fusionkit.experiment.contribution import contribution_frame
@@ -291,6 +364,15 @@ def write_outputs(outcome) -> dict[str, pd.DataFrame]:
     from fusionkit.experiment.report import write_report
 
     write_report(
-        state, run_dir, summary, payloads, names, outcome.failures, contribution, robustness
+        state,
+        run_dir,
+        summary,
+        payloads,
+        names,
+        outcome.failures,
+        contribution,
+        robustness,
+        relative,
+        weights,
     )
     return {"results": results, "summary": summary, "predictions": predictions}

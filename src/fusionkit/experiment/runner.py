@@ -14,14 +14,22 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from fusionkit.api import Executor, Failure
-from fusionkit.config import ExecutorSpec, ExperimentConfig, resolved
+from fusionkit.config import ExecutorSpec, ExperimentConfig, resolved, spec_data
 from fusionkit.errors import DataError
-from fusionkit.experiment.cells import cell_key, cell_tasks, variants
+from fusionkit.experiment.cells import (
+    cell_encoders,
+    cell_key,
+    cell_tasks,
+    perturbs_data,
+    variants,
+)
 from fusionkit.experiment.features import task_key
+from fusionkit.experiment.planner import Cell
 from fusionkit.experiment.preflight import check_before_training
 from fusionkit.experiment.records import CellOutcome, CellResult, EncoderOutput
 from fusionkit.experiment.state import RunState, prepare
@@ -138,12 +146,15 @@ def _run(
     counts = {"encoders": 0, "cells": 0}
     n_cells = len(todo)
 
+    fitted_encoders = FittedEncoders(state, store)
+
     def cell_job(cell_id: str):
         names = [t.name for t in cell_tasks(state, cells[cell_id])]
         for name in names:
             if name not in embeddings:
                 embeddings[name] = store.load_embeddings(name)
-        return cell_task(ref, cell_id, {n: embeddings[n] for n in names})
+        encoders = fitted_encoders.of(cells[cell_id])
+        return cell_task(ref, cell_id, {n: embeddings[n] for n in names}, encoders)
 
     def ready(finished_encoder: str | None) -> list:
         out = []
@@ -172,6 +183,7 @@ def _run(
                     counts["cells"] += 1
             return []
         _keep_encoder(store, all_tasks[name], out)
+        fitted_encoders.keep(name, out.encoder)
         outcome.timings[f"encoder:{name}"] = out.seconds
         outcome.encoder_trainings += 1
         return ready(name)
@@ -193,11 +205,14 @@ def _run(
             else:
                 _keep_cell(store, out)
                 outcome.cells_run += 1
+                outcome.evaluations += len(out.variants)
                 if out.result is not None:
                     outcome.timings[f"cell:{name}"] = out.result.seconds
             counts["cells"] += 1
             report("cells", counts["cells"], n_cells)
-        _evaluate_variants(state, store, ref, keys, executor, outcome, embeddings, report)
+        _evaluate_variants(
+            state, store, ref, keys, executor, outcome, embeddings, fitted_encoders, report
+        )
         finished = True
     finally:  # Ctrl-C or an error: stop the workers now; finished cells stay usable
         executor.close(abort=not finished)
@@ -218,7 +233,43 @@ def _run(
     return outcome
 
 
-def _evaluate_variants(state, store, ref, keys, executor, outcome, embeddings, report) -> None:
+class FittedEncoders:
+    """The run's fitted encoders, for cells whose perturbation settings change data (they
+    re-encode it): kept in memory as they are fitted in this run, read from the run's store
+    otherwise, each once. Nothing is kept when no setting of the run changes data."""
+
+    def __init__(self, state: RunState, store: RunStore):
+        self.state, self.store = state, store
+        self.objects: dict[str, Any] = {}
+        self.wanted = any(
+            perturbs_data(state, v) for c in state.plan.evaluated for v in variants(state, c)
+        )
+
+    def keep(self, name: str, encoder: Any) -> None:
+        if self.wanted:
+            self.objects[name] = encoder
+
+    def of(self, cell: Cell, names: list[str] | None = None) -> dict[str, Any] | None:
+        """Modality -> fitted encoder of ``cell`` (None where its method encodes itself), or
+        None if none of the settings (``names``; default: all of the cell's) changes data."""
+        settings = variants(self.state, cell) if names is None else names
+        if not any(perturbs_data(self.state, v) for v in settings):
+            return None
+        stored = {t.name for t in cell_tasks(self.state, cell)}
+        out: dict[str, Any] = {}
+        for task in cell_encoders(self.state, cell):
+            if task.name not in stored:
+                out[task.modality] = None
+                continue
+            if task.name not in self.objects:
+                self.objects[task.name] = self.store.load_encoder(task.name, spec_data(task.spec))
+            out[task.modality] = self.objects[task.name]
+        return out
+
+
+def _evaluate_variants(
+    state, store, ref, keys, executor, outcome, embeddings, fitted_encoders, report
+) -> None:
     """Evaluate kept fitted cells under the perturbation settings not evaluated yet."""
     tasks = []
     for cell in state.plan.evaluated:
@@ -235,7 +286,8 @@ def _evaluate_variants(state, store, ref, keys, executor, outcome, embeddings, r
                 embeddings[name] = store.load_embeddings(name)
         fitted = store.load_fitted(cell.id)  # the kept model: nothing is refitted
         data = {n: embeddings[n] for n in needed}
-        tasks.append(evaluation_task(ref, cell.id, fitted, data, names))
+        encoders = fitted_encoders.of(cell, names)  # to re-encode perturbed data
+        tasks.append(evaluation_task(ref, cell.id, fitted, data, names, encoders))
     report("robustness", 0, len(tasks))
     for i, (name, out) in enumerate(executor.run(tasks)):
         if isinstance(out, Failure):
@@ -270,5 +322,5 @@ def _keep_encoder(store: RunStore, task, out: EncoderOutput) -> None:
 
 def _keep_cell(store: RunStore, out: CellOutcome) -> None:
     store.write_fitted(out.fitted)  # the model first: a result is only current with its model
-    if out.result is not None:
-        store.write_result(out.result)
+    for result in [out.result, *out.variants] if out.result is not None else []:
+        store.write_result(result)

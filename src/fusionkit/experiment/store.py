@@ -179,6 +179,16 @@ class RunStore:
         encoder.set_state(load_state(folder)["encoder"])
         return encoder
 
+    def load_cell_encoders(self, fitted: FittedCell) -> dict[str, object | None]:
+        """The fitted encoders feeding a kept cell, by modality (None: the method encodes that
+        modality itself, end to end)."""
+        return {
+            m: None
+            if info["encoder_task"] is None
+            else self.load_encoder(info["encoder_task"], info["encoder"])
+            for m, info in fitted.meta["modalities"].items()
+        }
+
     def write_transfer_model(self, modality: str, encoder_type: str, backbone) -> None:
         """The whole-cohort network, for ``params.weights`` of a later run."""
         import io

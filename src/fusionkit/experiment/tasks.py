@@ -71,21 +71,29 @@ def fit_encoder_task(ref: RunRef, name: str) -> EncoderOutput:
         return fit_encoder(state, encoder_tasks(state)[name])
 
 
-def run_cell_task(ref: RunRef, cell_id: str, embeddings: Embeddings) -> CellOutcome:
+def run_cell_task(
+    ref: RunRef, cell_id: str, embeddings: Embeddings, encoders: dict[str, Any] | None = None
+) -> CellOutcome:
     state = state_for(ref)
     cell = next(c for c in state.plan.cells if c.id == cell_id)
     with _threads(state):
-        return run_cell(state, cell, embeddings)
+        return run_cell(state, cell, embeddings, encoders)
 
 
 def evaluate_task_fn(
-    ref: RunRef, cell_id: str, fitted: FittedCell, embeddings: Embeddings, names: list[str]
+    ref: RunRef,
+    cell_id: str,
+    fitted: FittedCell,
+    embeddings: Embeddings,
+    names: list[str],
+    encoders: dict[str, Any] | None = None,
 ) -> list[CellResult]:
-    """Evaluate a kept fitted cell under perturbation settings (nothing is refitted)."""
+    """Evaluate a kept fitted cell under perturbation settings (nothing is refitted); the
+    cell's fitted ``encoders`` re-encode what a perturbation of the data changed."""
     state = state_for(ref)
     cell = next(c for c in state.plan.cells if c.id == cell_id)
     with _threads(state):
-        return [evaluate(state, cell, fitted, embeddings, name) for name in names]
+        return [evaluate(state, cell, fitted, embeddings, name, encoders) for name in names]
 
 
 def _threads(state: RunState):
@@ -103,13 +111,21 @@ def encoder_task(ref: RunRef, name: str) -> Task:
 
 
 def evaluation_task(
-    ref: RunRef, cell_id: str, fitted: FittedCell, embeddings: Embeddings, names: list[str]
+    ref: RunRef,
+    cell_id: str,
+    fitted: FittedCell,
+    embeddings: Embeddings,
+    names: list[str],
+    encoders: dict[str, Any] | None = None,
 ) -> Task:
     threads = ref.config["runtime"]["threads"]
-    args = (ref, cell_id, fitted, embeddings, names)
+    args = (ref, cell_id, fitted, embeddings, names, encoders)
     return Task(f"{cell_id}@robustness", evaluate_task_fn, args, kind="evaluate", threads=threads)
 
 
-def cell_task(ref: RunRef, cell_id: str, embeddings: Embeddings) -> Task:
+def cell_task(
+    ref: RunRef, cell_id: str, embeddings: Embeddings, encoders: dict[str, Any] | None = None
+) -> Task:
     threads = ref.config["runtime"]["threads"]
-    return Task(cell_id, run_cell_task, (ref, cell_id, embeddings), kind="cell", threads=threads)
+    args = (ref, cell_id, embeddings, encoders)
+    return Task(cell_id, run_cell_task, args, kind="cell", threads=threads)

@@ -73,7 +73,8 @@ class DecisionLevel:
             out[test] = full_proba(model, X[test], k)
         return out
 
-    def predict_proba(self, inp: FusionInput) -> np.ndarray:
+    def modality_proba(self, inp: FusionInput) -> dict[str, np.ndarray]:
+        """Each modality's classifier on its own: (subjects, classes), NaN rows where absent."""
         k, n = self.n_classes_, len(inp.ids)
         probas = {}
         for m, model in self.models_.items():
@@ -82,6 +83,35 @@ class DecisionLevel:
             if rows.any():
                 p[rows] = full_proba(model, inp.features[m][rows], k)
             probas[m] = p
+        return probas
+
+    def modality_weights(self) -> dict[str, float]:
+        """``mean`` and ``vote``: equal; ``weighted``: the learnt weights, normalised;
+        ``stacking``: each modality's share of the meta classifier's absolute coefficients
+        (or feature importances), empty if it has neither."""
+        modalities = list(self.models_)
+        if self.params.combine == "weighted":
+            raw = np.array([self.weights_[m] for m in modalities])
+        elif self.params.combine == "stacking":
+            meta = self.meta_
+            final = meta.steps[-1][1] if hasattr(meta, "steps") else meta
+            if hasattr(final, "coef_"):
+                per_column = np.abs(np.asarray(final.coef_)).sum(axis=0)
+            elif hasattr(final, "feature_importances_"):
+                per_column = np.asarray(final.feature_importances_)
+            else:
+                return {}
+            raw = per_column.reshape(len(modalities), self.n_classes_).sum(axis=1)
+        else:
+            raw = np.ones(len(modalities))
+        total = raw.sum()
+        return {
+            m: float(w / total) if total > 0 else 0.0 for m, w in zip(modalities, raw, strict=True)
+        }
+
+    def predict_proba(self, inp: FusionInput) -> np.ndarray:
+        k, n = self.n_classes_, len(inp.ids)
+        probas = self.modality_proba(inp)
         if self.params.combine == "stacking":
             meta_x = np.concatenate([probas[m] for m in self.models_], axis=1)
             return full_proba(self.meta_, meta_x, k)
