@@ -119,18 +119,22 @@ def run_command(
     console.print(
         f"{outcome.cells_run} cells run, {outcome.cells_reused} reused; "
         f"{outcome.encoder_trainings} encoder trainings for {outcome.encoder_uses} uses; "
-        f"{outcome.seconds:.1f} s"
+        + (f"{outcome.evaluations} perturbed evaluations; " if outcome.evaluations else "")
+        + f"{outcome.seconds:.1f} s"
     )
     print_best(console, run_dir / "summary.csv")
     for name in (
         "summary.csv",
         "results.csv",
         "predictions.csv",
+        "robustness.csv",
+        "contribution.csv",
         "report.md",
         "report.html",
         "manifest.json",
     ):
-        console.print(f"  {run_dir / name}")
+        if (run_dir / name).is_file():
+            console.print(f"  {run_dir / name}")
     for note in outcome.notes:
         err(f"note: {note}")
     for cohort in (outcome.state.cohort, outcome.state.external):

@@ -236,7 +236,7 @@ def _table(state, summary: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _robustness_table(robustness: pd.DataFrame, metric: str) -> pd.DataFrame:
+def _robustness_table(robustness: pd.DataFrame, metric: str, order: list[str]) -> pd.DataFrame:
     """scenario x method rows, one column per perturbation setting (CV mean)."""
     part = robustness[(robustness.split == "cv") & (robustness.metric == metric)].copy()
     part["column"] = [
@@ -248,7 +248,7 @@ def _robustness_table(robustness: pd.DataFrame, metric: str) -> pd.DataFrame:
         index=["scenario", "method"], columns="column", values="value", aggfunc="mean", sort=False
     )
     columns = [c for c in dict.fromkeys(part.column) if c != "none"]
-    kinds = list(dict.fromkeys(c.split("=")[0] for c in columns))
+    kinds = list(dict.fromkeys([*order, *(c.split("=")[0] for c in columns)]))
     columns.sort(key=lambda c: kinds.index(c.split("=")[0]))  # stable: settings keep their order
     wide = wide[["none", *columns]].round(3)
     wide = wide.astype(object).where(wide.notna(), "").reset_index()  # not applicable: blank
@@ -277,7 +277,7 @@ def _contribution_table(contribution: pd.DataFrame, measure: str = "shapley") ->
     return pivot
 
 
-def _relative_table(relative: pd.DataFrame) -> pd.DataFrame:
+def _relative_table(relative: pd.DataFrame, order: list[str]) -> pd.DataFrame:
     """scenario x method rows, one 'mean ± sd' column of relative robustness per perturbation."""
     out = relative.copy()
     out["cell"] = [
@@ -291,7 +291,10 @@ def _relative_table(relative: pd.DataFrame) -> pd.DataFrame:
         aggfunc="first",
         sort=False,
     )
-    wide = wide[list(dict.fromkeys(out.perturbation))].fillna("").reset_index()
+    kinds = sorted(
+        set(out.perturbation), key=lambda k: order.index(k) if k in order else len(order)
+    )
+    wide = wide[kinds].fillna("").reset_index()
     wide.columns.name = None
     return wide
 
@@ -317,15 +320,19 @@ def _robustness_plots(robustness: pd.DataFrame, metric: str, folder: Path) -> li
         if not (rows.x == 0).any():  # the plain result is level 0 of every curve
             rows = pd.concat([rows, clean.assign(x=0.0)])
         folder.mkdir(parents=True, exist_ok=True)
-        fig, ax = plt.subplots(figsize=(7, 3.8))
+        fig, ax = plt.subplots(figsize=(8.5, 4))
         for method, group in rows.groupby("method", sort=False):
             stats = group.groupby("x").value.agg(["mean", "std"]).fillna(0)
             ax.plot(stats.index, stats["mean"], marker="o", label=method)
             ax.fill_between(
-                stats.index, stats["mean"] - stats["std"], stats["mean"] + stats["std"], alpha=0.12
+                stats.index, stats["mean"] - stats["std"], stats["mean"] + stats["std"], alpha=0.06
             )
-        ax.set(xlabel=f"{kind} level", ylabel=f"{metric} (mean ± sd over folds)", title=scenario)
-        ax.legend(fontsize=7, ncol=2)
+        ax.set(
+            xlabel=f"{kind} level (0: plain)",
+            ylabel=f"{metric} (mean ± sd over folds)",
+            title=f"{kind}: {scenario}",
+        )
+        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
         fig.tight_layout()
         name = f"robustness_{kind}.png"
         fig.savefig(folder / name, dpi=110)
@@ -336,7 +343,7 @@ def _robustness_plots(robustness: pd.DataFrame, metric: str, folder: Path) -> li
 
 def _weights_table(weights: pd.DataFrame) -> pd.DataFrame:
     """scenario x method rows of decision-level fusion: each modality's mean weight (CV)."""
-    part = weights[weights.split == "cv"]
+    part = weights[(weights.split == "cv") & weights.scenario.str.contains("+", regex=False)]
     wide = part.pivot_table(
         index=["scenario", "method"],
         columns="modality",
@@ -401,6 +408,7 @@ def write_report(
     test = paired_test(state, summary, payloads)
     table = _table(state, summary)
     ev = state.config.evaluation
+    kinds = [s.type for s in ev.robustness]  # the config's order of perturbations
     folds = (
         f"{ev.cv_folds}-fold CV x {ev.cv_repeats}"
         if ev.holdout is None
@@ -450,7 +458,7 @@ def write_report(
             ]
     robustness_figures = []
     if robustness is not None and not robustness.empty:
-        table = _robustness_table(robustness, _headline(state))
+        table = _robustness_table(robustness, _headline(state), kinds)
         robustness_figures = _robustness_plots(robustness, _headline(state), run_dir / "figures")
         lines += [
             "## Robustness (test-time perturbations)",
@@ -465,10 +473,13 @@ def write_report(
             lines += [
                 RELATIVE,
                 "",
-                _markdown(_relative_table(relative)),
+                _markdown(_relative_table(relative, kinds)),
                 "",
             ]
-    if weights is not None and not weights.empty:
+        for name in robustness_figures:
+            title = f"Robustness curve: {name.removeprefix('robustness_').removesuffix('.png')}"
+            lines += [f"![{title}](figures/{name})", ""]
+    if weights is not None and not _weights_table(weights).empty:
         lines += [
             "## Decision-level weights",
             "",
@@ -506,9 +517,6 @@ def write_report(
             _markdown(_contribution_table(contribution, "permutation")),
             "",
         ]
-    for name in robustness_figures:
-        title = f"Robustness: {name.removeprefix('robustness_').removesuffix('.png')}"
-        lines += [f"## {title}", "", f"![{title}](figures/{name})", ""]
     for name, title in (
         ("contribution.png", "Modality contribution"),
         ("scores.png", "Scores per scenario"),
@@ -549,7 +557,7 @@ def write_report(
     if test:
         sentence = lines[lines.index("## Best fusion vs best single modality") + 2]
         body.append(f"<h2>Best fusion vs best single modality</h2><p>{html.escape(sentence)}</p>")
-    for name in figures + robustness_figures:
+    for name in figures:
         body.append(f'<p><img src="figures/{name}" alt="{name}" style="max-width:100%"></p>')
     if "## Robustness (test-time perturbations)" in lines:
         start = lines.index("## Robustness (test-time perturbations)")
@@ -557,10 +565,13 @@ def write_report(
             "<h2>Robustness (test-time perturbations)</h2>"
             f"<p>{html.escape(lines[start + 2].replace('`', ''))}</p>"
         )
-        body.append(_robustness_table(robustness, _headline(state)).to_html(index=False, border=0))
+        table = _robustness_table(robustness, _headline(state), kinds)
+        body.append(f"<div class='wide'>{table.to_html(index=False, border=0)}</div>")
         if RELATIVE in lines:
             body.append(f"<p>{html.escape(RELATIVE.replace('`', ''))}</p>")
-            body.append(_relative_table(relative).to_html(index=False, border=0))
+            body.append(_relative_table(relative, kinds).to_html(index=False, border=0))
+        for name in robustness_figures:
+            body.append(f'<p><img src="figures/{name}" alt="{name}" style="max-width:100%"></p>')
     if "## Decision-level weights" in lines:
         body.append(
             f"<h2>Decision-level weights</h2><p>{html.escape(WEIGHTS.replace('`', ''))}</p>"
@@ -591,7 +602,8 @@ def write_report(
     page = (
         "<!doctype html><html><head><meta charset='utf-8'><title>fusionkit report</title>"
         "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}"
-        "table{border-collapse:collapse;font-size:13px}td,th{padding:3px 8px;"
+        "div.wide{overflow-x:auto}table{border-collapse:collapse;font-size:13px}"
+        "td,th{padding:3px 8px;"
         "border-bottom:1px solid #ddd}</style></head><body>" + "\n".join(body) + "</body></html>\n"
     )
     write_atomic(run_dir / "report.html", page.encode())

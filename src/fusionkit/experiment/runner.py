@@ -288,7 +288,8 @@ def _evaluate_variants(
         data = {n: embeddings[n] for n in needed}
         encoders = fitted_encoders.of(cell, names)  # to re-encode perturbed data
         tasks.append(evaluation_task(ref, cell.id, fitted, data, names, encoders))
-    report("robustness", 0, len(tasks))
+    if tasks:  # kept cells with settings added since they were fitted
+        report("robustness", 0, len(tasks))
     for i, (name, out) in enumerate(executor.run(tasks)):
         if isinstance(out, Failure):
             _stop_on_input_error(out)
