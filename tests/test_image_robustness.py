@@ -2,8 +2,9 @@
 per-modality view.
 
 Three image paths are covered: handcrafted features (a classifier on ``img``), a kept CNN
-encoder re-encoding the perturbed images (``feature_level``, ``decision_level``) and a network
-trained end to end reading the images itself (``deep_concat``).
+encoder re-encoding the perturbed images (``feature_level``, ``decision_level``,
+``deep_concat``) and a network trained end to end reading the images itself (``deep_concat``
+with ``end_to_end: true``).
 """
 
 from __future__ import annotations
@@ -45,6 +46,11 @@ def image_run(small_cohort, tmp_path_factory):
         {"type": "feature_level", "params": {"features": "encoded"}},
         {"type": "decision_level", "params": {"features": "encoded", "combine": "weighted"}},
         {"type": "deep_concat", "params": {"train": {"epochs": 2}}},
+        {
+            "name": "end_to_end",
+            "type": "deep_concat",
+            "params": {"end_to_end": True, "train": {"epochs": 2}},
+        },
     ]
     config["evaluation"] = {"cv_folds": 2, "robustness": ROBUSTNESS}
     path = tmp / "images.yaml"
@@ -59,7 +65,8 @@ def test_level_zero_is_the_plain_result_and_each_distortion_changes_every_model(
     table = pd.read_csv(run_dir / "robustness.csv", dtype={"fold": str, "level": str})
     keys = ["scenario", "method", "fold", "split", "metric"]
     plain = table[table.perturbation == "none"].set_index(keys).value.sort_index()
-    assert len(plain) == 2 * 4 * 2 * len(set(table.metric))  # scenarios x methods x folds
+    # scenarios x methods x folds, less end_to_end on ehr+img (the raw ehr encoder has no network)
+    assert len(plain) == (2 * 5 - 1) * 2 * len(set(table.metric))
     store = RunStore(run_dir)
     for spec in ROBUSTNESS:
         kind, level = spec["type"], spec["params"]["levels"][1]

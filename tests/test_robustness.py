@@ -109,3 +109,50 @@ def test_table_noise_is_scaled_by_the_training_part_only():
     assert abs(added.std() - 0.5 * train.data["t"].frame.x.std(ddof=0)) < 0.1
     assert (out.data["t"].frame.site == "a").all()  # categories are left as they are
     assert test.data["t"].frame.equals(before)  # the inputs themselves are left as they are
+
+
+def test_a_method_that_cannot_take_a_gap_is_reported_not_imputed(known_truth, tmp_path):  # noqa: F811
+    """A fusion declaring ``handles_missing=False`` is not evaluated with modalities taken away;
+    the run says so (manifest, report, notes), and its other perturbations still run."""
+    import types
+
+    from fusionkit.api import Tags
+    from fusionkit.fusion.feature_level import FeatureLevel, FeatureLevelParams
+    from fusionkit.hookspecs import hookimpl
+    from fusionkit.plugins import get_plugins
+
+    module = types.ModuleType("gapless_plugin")
+
+    @hookimpl
+    def register_fusions(register):
+        register(
+            "gapless",
+            FeatureLevel,
+            params=FeatureLevelParams,
+            description="Early fusion that cannot take a missing modality.",
+            tags=Tags(handles_missing=False),
+        )
+
+    module.register_fusions = register_fusions
+    get_plugins().add(module, "gapless", "1", "test")
+    _, outcome = known_truth
+    overrides = [
+        "methods=[logistic_regression, gapless]",
+        "evaluation.contribution=false",
+        "evaluation.robustness=[drop_modality, {type: table_noise, params: {levels: [0, 1]}}]",
+    ]
+    run = run_experiment(load_config(outcome.state.config.source, overrides), tmp_path / "run")
+    assert not run.failures
+    table = pd.read_csv(tmp_path / "run" / "robustness.csv")
+    pair = table[table.scenario == "signal+noise"]
+    assert set(pair[pair.method == "gapless"].perturbation) == {"none", "table_noise"}
+    assert set(pair[pair.method == "logistic_regression"].perturbation) == {
+        "none",
+        "drop_modality",
+        "table_noise",
+    }
+    note = "gapless: not evaluated under drop_modality"
+    assert any(n.startswith(note) for n in run.notes)
+    assert note in (tmp_path / "run" / "report.md").read_text()
+    manifest = (tmp_path / "run" / "manifest.json").read_text()
+    assert note in manifest

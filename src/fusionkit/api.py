@@ -39,6 +39,9 @@ class Tags:
       scenario (``evaluation.missing: available``); false: such scenarios are skipped.
     - ``remote`` (executor): tasks run where the driver's data files may not be readable; the
       driver sends its prepared run (cohort tables, folds) with the tasks, by value.
+    - ``removes_modalities`` (perturbation): takes modalities away from test subjects; not
+      evaluated for a method that cannot take a missing modality (``handles_missing`` false),
+      which the run reports instead of imputing the gap behind its back.
     - ``perturbs_data`` (perturbation): changes the modalities' data (``FusionInput.data``),
       not their features: the engine re-encodes each modality whose data object the
       perturbation replaced, through the cell's fitted encoder (see `Perturbation`).
@@ -53,6 +56,7 @@ class Tags:
     trainable_backbone: bool = False
     remote: bool = False
     perturbs_data: bool = False
+    removes_modalities: bool = False
 
 
 TagsDecl = Tags | Callable[[Any], Tags]

@@ -24,10 +24,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from fusionkit.api import Tags
 from fusionkit.data.modality import Distortion, ImageData, TableData
@@ -61,18 +61,8 @@ class DropModality:
         return without(inputs, {m: np.ones(len(inputs.ids), bool)})
 
 
-class MissingRateParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    levels: list[float] = Field(
-        default_factory=lambda: [0.0, 0.1, 0.2, 0.3, 0.5],
-        min_length=1,
-        description="Probabilities that a test subject loses each modality.",
-    )
-
-
 class MissingRate:
-    def __init__(self, params: MissingRateParams):
+    def __init__(self, params: Any):
         self.params = params
 
     def settings(self, modalities) -> list[str]:
@@ -148,20 +138,45 @@ def _with_data(inputs: FusionInput, data: dict) -> FusionInput:
 NonNegative = Annotated[float, Field(ge=0)]
 
 
-class TableNoiseParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+def levels_params(name: str, default: list[float], meaning: str, item: Any = NonNegative):
+    """A params model with one field, ``levels``: the settings to evaluate."""
+    field = Field(default_factory=lambda: list(default), min_length=1, description=meaning)
+    return create_model(name, __config__=ConfigDict(extra="forbid"), levels=(list[item], field))
 
-    levels: list[NonNegative] = Field(
-        default_factory=lambda: [0.0, 0.25, 0.5, 1.0],
-        min_length=1,
-        description="Noise SD, in units of each column's SD in the training part.",
-    )
+
+MissingRateParams = levels_params(
+    "MissingRateParams",
+    [0.0, 0.1, 0.2, 0.3, 0.5],
+    "Probabilities that a test subject loses each modality.",
+    Annotated[float, Field(ge=0, le=1)],
+)
+TableNoiseParams = levels_params(
+    "TableNoiseParams",
+    [0.0, 0.25, 0.5, 1.0],
+    "Noise SD, in units of each column's SD in the training part.",
+)
+ImageNoiseParams = levels_params(
+    "ImageNoiseParams",
+    [0.0, 0.25, 0.5, 1.0],
+    "Noise SD, in units of each image's own intensity SD.",
+)
+ImageBlurParams = levels_params(
+    "ImageBlurParams",
+    [0.0, 1.0, 2.0, 4.0],
+    "Gaussian sigma in pixels (voxels) of the image as stored.",
+)
+ImageContrastParams = levels_params(
+    "ImageContrastParams",
+    [0.0, 0.5, 1.0],
+    "log2 of the gamma (0: unchanged; 1: gamma 2; -1: gamma 0.5).",
+    float,
+)
 
 
 class TableNoise:
     """Gaussian noise on the numeric columns of every table and genotype modality."""
 
-    def __init__(self, params: TableNoiseParams):
+    def __init__(self, params: Any):
         self.params = params
         self.scales_: dict[str, object] = {}
 
@@ -219,36 +234,6 @@ def gamma_contrast(array: np.ndarray, level: float, rng: np.random.Generator) ->
     return np.asarray(AdjustContrast(gamma=2.0**level)(array))
 
 
-class ImageNoiseParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    levels: list[NonNegative] = Field(
-        default_factory=lambda: [0.0, 0.25, 0.5, 1.0],
-        min_length=1,
-        description="Noise SD, in units of each image's own intensity SD.",
-    )
-
-
-class ImageBlurParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    levels: list[NonNegative] = Field(
-        default_factory=lambda: [0.0, 1.0, 2.0, 4.0],
-        min_length=1,
-        description="Gaussian sigma in pixels (voxels) of the image as stored.",
-    )
-
-
-class ImageContrastParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    levels: list[float] = Field(
-        default_factory=lambda: [0.0, 0.5, 1.0],
-        min_length=1,
-        description="log2 of the gamma (0: unchanged; 1: gamma 2; -1: gamma 0.5).",
-    )
-
-
 class ImageDistortion:
     """A MONAI intensity transform on every image of the scenario's image modalities, applied
     when an encoder reads the image (`ImageData.read`)."""
@@ -256,7 +241,7 @@ class ImageDistortion:
     name = ""
     fn: Callable[[np.ndarray, float, np.random.Generator], np.ndarray]
 
-    def __init__(self, params: ImageNoiseParams | ImageBlurParams | ImageContrastParams):
+    def __init__(self, params: Any):
         self.params = params
 
     def settings(self, modalities) -> list[str]:
@@ -294,12 +279,14 @@ def register_perturbations(register):
         "drop_modality",
         DropModality,
         description="One modality removed for every test subject (each modality in turn).",
+        tags=Tags(removes_modalities=True),
     )
     register(
         "missing_rate",
         MissingRate,
         params=MissingRateParams,
         description="Each test subject loses each modality with probability p (keeps one).",
+        tags=Tags(removes_modalities=True),
     )
     register(
         "permute_modality",

@@ -275,7 +275,29 @@ def variants(state: RunState, cell: Cell) -> list[str]:
     if cell.split == "final":
         return []
     kinds = {m: state.config.data.modalities[m].kind for m in cell.scenario}
-    return [name for spec in perturbation_specs(state) for name in spec.build().settings(kinds)]
+    method = state.method(cell.method)
+    gaps = method.component.tags(method.resolved_params).handles_missing
+    return [
+        name
+        for spec in perturbation_specs(state)
+        if gaps or not spec.component.tags(spec.resolved_params).removes_modalities
+        for name in spec.build().settings(kinds)
+    ]
+
+
+def robustness_notes(state: RunState) -> list[str]:
+    """The methods a configured perturbation is not evaluated for, and why."""
+    notes = []
+    for method in state.config.methods:
+        if method.component.tags(method.resolved_params).handles_missing:
+            continue
+        for spec in state.config.evaluation.robustness:
+            if spec.component.tags(spec.resolved_params).removes_modalities:
+                notes.append(
+                    f"{method.label}: not evaluated under {spec.type} (it cannot take a "
+                    "missing modality: Tags.handles_missing is false)"
+                )
+    return notes
 
 
 def perturbs_data(state: RunState, variant: str) -> bool:
@@ -310,14 +332,16 @@ def perturbed(
     variant: str,
     encoders: dict[str, Any] | None = None,
 ) -> FusionInput:
-    """The test inputs under a perturbation setting, seeded by cell and setting. A perturbation
-    that `FitsOnTraining` takes its scales from ``train``; modalities whose data it replaced
-    are re-encoded through the fitted ``encoders``."""
+    """The test inputs under a perturbation setting, seeded by fold and setting: the methods of
+    a scenario face the same draw, and every scenario the same distorted image, so their
+    curves are paired (and a distorted image is read once per fold). A perturbation that
+    `FitsOnTraining` takes its scales from ``train``; modalities whose data it replaced are
+    re-encoded through the fitted ``encoders``."""
     spec = _perturbation(state, variant)
     perturbation = conforming(spec.build(), Perturbation, f"perturbation {spec.type!r}")
     if isinstance(perturbation, FitsOnTraining):
         perturbation.fit(train)
-    rng = np.random.default_rng(state.ctx.derive("perturb", cell.id, variant).seed)
+    rng = np.random.default_rng(state.ctx.derive("perturb", fold_key(cell), variant).seed)
     out = perturbation.apply(test, variant, rng)
     if not spec.component.tags(spec.resolved_params).perturbs_data:
         return out

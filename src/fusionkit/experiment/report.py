@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from fusionkit.config import scenario_name
+from fusionkit.experiment.cells import robustness_notes
 from fusionkit.experiment.metrics import headline_metric
 from fusionkit.experiment.records import CellResult
 
@@ -299,10 +300,35 @@ def _relative_table(relative: pd.DataFrame, order: list[str]) -> pd.DataFrame:
     return wide
 
 
-def _robustness_plots(robustness: pd.DataFrame, metric: str, folder: Path) -> list[str]:
+def _curve(part: pd.DataFrame, scenario: str, method: str | None = None) -> pd.DataFrame:
+    """Rows of one scenario (and method) with numeric ``x`` levels; the plain result is
+    level 0 of every curve."""
+    rows = part[(part.scenario == scenario) & (part.perturbation != "none")]
+    clean = part[(part.perturbation == "none") & (part.scenario == scenario)]
+    if method is not None:
+        rows, clean = rows[rows.method == method], clean[clean.method == method]
+    rows = rows.assign(x=rows.level.astype(float))
+    return rows if (rows.x == 0).any() else pd.concat([rows, clean.assign(x=0.0)])
+
+
+def _best_pairs(summary: pd.DataFrame, metric: str) -> tuple[tuple | None, tuple | None]:
+    """(best multi-modal, best single-modality) (scenario, method) by the CV mean."""
+    column = f"{metric}_mean"
+    ranked = summary.dropna(subset=[column]).sort_values(column, ascending=False)
+    multi = ranked[ranked.scenario.str.contains("+", regex=False)]
+    single = ranked[~ranked.scenario.str.contains("+", regex=False)]
+    pick = lambda f: (f.scenario.iloc[0], f.method.iloc[0], float(f[column].iloc[0]))  # noqa: E731
+    return (pick(multi) if len(multi) else None), (pick(single) if len(single) else None)
+
+
+def _robustness_plots(
+    robustness: pd.DataFrame, summary: pd.DataFrame, metric: str, folder: Path
+) -> list[str]:
     """One figure per perturbation with numeric levels (``robustness_<name>.png``): the
-    headline metric against the level for the scenario with the most modalities, one line per
-    method, a band of ± 1 sd over folds; level 0 is the plain result."""
+    headline metric against the level for the scenario of the best fusion (else the one with
+    the most modalities), one line per method with a band of ± 1 sd over folds, and the best
+    single-modality pair dashed: its own curve where it has one, else its plain score (a
+    single modality has nothing to lose to ``missing_rate``). Level 0 is the plain result."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -312,13 +338,14 @@ def _robustness_plots(robustness: pd.DataFrame, metric: str, folder: Path) -> li
     part["value"] = part.value.astype(float)
     numeric = part[part.perturbation != "none"]
     numeric = numeric[pd.to_numeric(numeric.level, errors="coerce").notna()]
+    best_fusion, best_single = _best_pairs(summary, metric)
     names = []
     for kind, rows in numeric.groupby("perturbation", sort=False):
-        scenario = max(rows.scenario.unique(), key=lambda s: s.count("+"))
-        rows = rows[rows.scenario == scenario].assign(x=lambda f: f.level.astype(float))
-        clean = part[(part.perturbation == "none") & (part.scenario == scenario)]
-        if not (rows.x == 0).any():  # the plain result is level 0 of every curve
-            rows = pd.concat([rows, clean.assign(x=0.0)])
+        scenarios = list(rows.scenario.unique())
+        scenario = max(scenarios, key=lambda s: s.count("+"))
+        if best_fusion is not None and best_fusion[0] in scenarios:
+            scenario = best_fusion[0]
+        rows = _curve(part[part.perturbation.isin([kind, "none"])], scenario)
         folder.mkdir(parents=True, exist_ok=True)
         fig, ax = plt.subplots(figsize=(8.5, 4))
         for method, group in rows.groupby("method", sort=False):
@@ -327,6 +354,15 @@ def _robustness_plots(robustness: pd.DataFrame, metric: str, folder: Path) -> li
             ax.fill_between(
                 stats.index, stats["mean"] - stats["std"], stats["mean"] + stats["std"], alpha=0.06
             )
+        if best_single is not None:
+            single, method, score = best_single
+            label = f"best single: {single} x {method}"
+            own = _curve(part[part.perturbation.isin([kind, "none"])], single, method)
+            if (own.perturbation == kind).any():
+                stats = own.groupby("x").value.mean()
+                ax.plot(stats.index, stats.values, "k--", label=label)
+            else:
+                ax.axhline(score, color="black", linestyle="--", label=f"{label} (plain)")
         ax.set(
             xlabel=f"{kind} level (0: plain)",
             ylabel=f"{metric} (mean ± sd over folds)",
@@ -459,7 +495,9 @@ def write_report(
     robustness_figures = []
     if robustness is not None and not robustness.empty:
         table = _robustness_table(robustness, _headline(state), kinds)
-        robustness_figures = _robustness_plots(robustness, _headline(state), run_dir / "figures")
+        robustness_figures = _robustness_plots(
+            robustness, summary, _headline(state), run_dir / "figures"
+        )
         lines += [
             "## Robustness (test-time perturbations)",
             "",
@@ -467,6 +505,8 @@ def write_report(
             "inputs perturbed (nothing refitted); `none` is the plain result.",
             "",
             _markdown(table),
+            "",
+            *[f"- {note}" for note in robustness_notes(state)],
             "",
         ]
         if relative is not None and not relative.empty:
@@ -567,6 +607,8 @@ def write_report(
         )
         table = _robustness_table(robustness, _headline(state), kinds)
         body.append(f"<div class='wide'>{table.to_html(index=False, border=0)}</div>")
+        for note in robustness_notes(state):
+            body.append(f"<p style='color:#b00020'>{html.escape(note)}</p>")
         if RELATIVE in lines:
             body.append(f"<p>{html.escape(RELATIVE.replace('`', ''))}</p>")
             body.append(_relative_table(relative, kinds).to_html(index=False, border=0))

@@ -16,6 +16,7 @@ import pandas as pd
 
 from fusionkit import __version__
 from fusionkit.config import scenario_name
+from fusionkit.experiment.cells import robustness_notes
 from fusionkit.experiment.metrics import headline_metric
 from fusionkit.experiment.records import CellResult
 from fusionkit.experiment.store import write_atomic, write_json
@@ -317,6 +318,7 @@ def write_outputs(outcome) -> dict[str, pd.DataFrame]:
     if configured:
         chosen = [r for r in outcome.robustness if r.variant.partition("=")[0] in configured]
         robustness = robustness_frame(state, outcome.results, chosen)
+        outcome.notes.extend(robustness_notes(state))  # printed by `fusionkit run` too
         write_atomic(run_dir / "robustness.csv", _csv(robustness))
         metric = headline_metric(state.config.evaluation.metrics)
         relative = relative_robustness(robustness, metric).assign(metric=metric)
@@ -345,6 +347,7 @@ def write_outputs(outcome) -> dict[str, pd.DataFrame]:
             "data_fingerprints": state.fingerprints,
             "cohort_notes": state.cohort.notes + state.cohort.warnings,
             "contribution_notes": notes,
+            "robustness_notes": robustness_notes(state),
             "cells": {"planned": len(state.plan.evaluated), "finished": len(payloads)},
             "final_models": [c.id for c in state.plan.finals],
             "components": components(state),
