@@ -111,3 +111,57 @@ def test_decision_level_exports_what_each_modality_says_and_its_weight(image_run
     assert np.allclose(weighted.loc[combined.index].to_numpy(), combined.to_numpy(), atol=1e-4)
     report = (run_dir / "report.md").read_text()
     assert "## Decision-level weights" in report
+
+
+def test_an_encoder_blind_to_the_perturbation_fails_that_evaluation_loudly(
+    small_cohort, tmp_path, cli
+):
+    """An image encoder reading the files itself would score a 'perturbed' test part that is
+    not perturbed: the evaluation is reported failed (exit 1), the plain results stand."""
+    import dataclasses
+    import types
+
+    from fusionkit.encoders.image_features import ImageFeatureParams, ImageFeatures
+    from fusionkit.hookspecs import hookimpl
+    from fusionkit.plugins import get_plugins
+    from tests.conftest import BASE_CONFIG
+
+    class Blind(ImageFeatures):
+        def transform(self, data):
+            return super().transform(dataclasses.replace(data, distortion=None))
+
+    module = types.ModuleType("blind_plugin")
+
+    @hookimpl
+    def register_encoders(register):
+        register(
+            "blind",
+            Blind,
+            params=ImageFeatureParams,
+            modalities=("image",),
+            description="Image features that read the files themselves.",
+        )
+
+    module.register_encoders = register_encoders
+    get_plugins().add(module, "blind", "1", "test")
+    config = copy.deepcopy(BASE_CONFIG)
+    config["data"]["root"] = str(small_cohort)
+    del config["data"]["external"]
+    config["data"]["modalities"] = {
+        "img": {
+            "kind": "image",
+            "path": "images/{subject_id}.nii.gz",
+            "features": {"type": "blind"},
+        }
+    }
+    config["methods"] = ["logistic_regression"]
+    config["evaluation"] = {"cv_folds": 2, "robustness": [ROBUSTNESS[1]]}
+    path = tmp_path / "blind.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    result = cli("run", path, "--out", tmp_path / "run")
+    assert result.exit_code == 1, result.stderr
+    assert "does not see the perturbation" in result.stderr
+    assert "@image_noise=2" in result.stderr
+    results = pd.read_csv(tmp_path / "run" / "results.csv")
+    assert len(results[results.metric == "f1_macro"]) == 2  # both plain folds stand
+    assert "does not see the perturbation" in (tmp_path / "run" / "report.md").read_text()

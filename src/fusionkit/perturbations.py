@@ -205,6 +205,8 @@ class TableNoise:
                 continue
             scales = self.scales_[m]
             columns = list(scales.index)
+            if not columns:
+                continue  # only categories: nothing to add noise to
             frame = table.frame
             noise = rng.normal(size=(len(frame), len(columns))) * level * scales.to_numpy()
             values = frame[columns].to_numpy(dtype=float) + noise  # NaN stays NaN

@@ -19,6 +19,7 @@ import numpy as np
 from fusionkit import __version__
 from fusionkit.api import (
     DecidesPerModality,
+    Failure,
     FitsOnTraining,
     Fusion,
     HasHistory,
@@ -27,6 +28,7 @@ from fusionkit.api import (
 )
 from fusionkit.config import ClassifierSpec, MethodSpec, spec_data, spec_identity
 from fusionkit.data.cohort import Cohort
+from fusionkit.errors import InputError
 from fusionkit.experiment.features import EncoderTask
 from fusionkit.experiment.metrics import compute_metrics
 from fusionkit.experiment.planner import Cell, method_encoders
@@ -353,8 +355,15 @@ def perturbed(
         if out.data.get(m) is test.data.get(m) or encoder is None:
             continue  # unchanged, or the method encodes this modality itself
         block = np.full_like(out.features[m], np.nan)
-        if out.available[m].any():
-            block[out.available[m]] = encoder.transform(out.data[m])
+        rows = out.available[m]
+        if rows.any():
+            block[rows] = encoder.transform(out.data[m])
+            if np.array_equal(block[rows], out.features[m][rows], equal_nan=True):
+                raise ValueError(  # a perturbation that cannot reach the model is no result
+                    f"{variant}: the fitted encoder of {m!r} gives exactly its unperturbed "
+                    "features, so it does not see the perturbation (an image encoder must read "
+                    "pixels with ImageData.read)"
+                )
         features[m] = block
     return FusionInput(out.ids, features, dict(out.available), dict(out.data), out.encoders)
 
@@ -374,7 +383,32 @@ def run_cell(
         return CellOutcome(fitted, None)
     result = evaluate(state, cell, fitted, embeddings)
     result.seconds = time.perf_counter() - start
-    settings = variants(state, cell)
-    return CellOutcome(
-        fitted, result, [evaluate(state, cell, fitted, embeddings, v, encoders) for v in settings]
+    scored, failed = evaluate_settings(
+        state, cell, fitted, embeddings, variants(state, cell), encoders
     )
+    return CellOutcome(fitted, result, scored, failed)
+
+
+def evaluate_settings(
+    state: RunState,
+    cell: Cell,
+    fitted: FittedCell,
+    embeddings: Embeddings,
+    settings: list[str],
+    encoders: dict[str, Any] | None = None,
+) -> tuple[list[CellResult], dict[str, Failure]]:
+    """The fitted cell under each perturbation setting; a setting that fails is returned as a
+    `Failure` (reported by the run) and leaves the others, and the plain result, standing.
+    Bad input still stops the run."""
+    import traceback
+
+    scored, failed = [], {}
+    for setting in settings:
+        try:
+            scored.append(evaluate(state, cell, fitted, embeddings, setting, encoders))
+        except InputError:
+            raise
+        except Exception as exc:
+            first = (str(exc).strip().splitlines() or [""])[0]
+            failed[setting] = Failure(f"{type(exc).__name__}: {first}", traceback.format_exc())
+    return scored, failed

@@ -106,3 +106,4 @@ class CellOutcome:
     fitted: FittedCell
     result: CellResult | None
     variants: list[CellResult] = field(default_factory=list)
+    failed: dict[str, Any] = field(default_factory=dict)  # setting -> `api.Failure`

@@ -206,6 +206,7 @@ def _run(
                 _keep_cell(store, out)
                 outcome.cells_run += 1
                 outcome.evaluations += len(out.variants)
+                outcome.failures.update({f"{name}@{v}": f for v, f in out.failed.items()})
                 if out.result is not None:
                     outcome.timings[f"cell:{name}"] = out.result.seconds
             counts["cells"] += 1
@@ -295,9 +296,12 @@ def _evaluate_variants(
             _stop_on_input_error(out)
             outcome.failures[name] = out
         else:
-            for result in out:
+            scored, failed = out
+            for result in scored:
                 store.write_result(result)
-            outcome.evaluations += len(out)
+            outcome.evaluations += len(scored)
+            cell_id = name.removesuffix("@robustness")
+            outcome.failures.update({f"{cell_id}@{v}": f for v, f in failed.items()})
         report("robustness", i + 1, len(tasks))
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from fusionkit.api import Task
+from fusionkit.api import Failure, Task
 from fusionkit.config import ExperimentConfig, config_from_data
-from fusionkit.experiment.cells import Embeddings, cell_tasks, evaluate, run_cell
+from fusionkit.experiment.cells import Embeddings, cell_tasks, evaluate_settings, run_cell
 from fusionkit.experiment.features import EncoderTask, fit_encoder
 from fusionkit.experiment.records import CellOutcome, CellResult, EncoderOutput, FittedCell
 from fusionkit.experiment.state import RunState, digest, prepare
@@ -87,13 +87,13 @@ def evaluate_task_fn(
     embeddings: Embeddings,
     names: list[str],
     encoders: dict[str, Any] | None = None,
-) -> list[CellResult]:
+) -> tuple[list[CellResult], dict[str, Failure]]:
     """Evaluate a kept fitted cell under perturbation settings (nothing is refitted); the
     cell's fitted ``encoders`` re-encode what a perturbation of the data changed."""
     state = state_for(ref)
     cell = next(c for c in state.plan.cells if c.id == cell_id)
     with _threads(state):
-        return [evaluate(state, cell, fitted, embeddings, name, encoders) for name in names]
+        return evaluate_settings(state, cell, fitted, embeddings, names, encoders)
 
 
 def _threads(state: RunState):
