@@ -23,6 +23,9 @@ TINY = {
     "densenet121": {"spatial_size": [32, 32], "train": {"epochs": 1}},
     "image_features": {"distances": [1]},
     "deep_concat": {"head": {"hidden": [8]}, "train": {"epochs": 5}},
+    "gated": {"width": 8, "train": {"epochs": 5}},
+    "attention": {"width": 8, "train": {"epochs": 5}},
+    "low_rank_tensor": {"width": 8, "train": {"epochs": 5}},
 }
 DEEP_CONCAT_E2E = {"end_to_end": True, "head": {"hidden": [8]}, "train": {"epochs": 3}}
 
@@ -53,11 +56,17 @@ def test_fusion(name):
         {"features": "raw", "combine": "stacking", "classifier": "random_forest"},
         {"features": "raw", "combine": "vote"},
         {"features": "raw", "combine": "weighted"},
+        {"features": "raw", "combine": "ensemble_selection"},
     ],
 )
 def test_feature_and_decision_level_variants(params):
     name = "decision_level" if "combine" in params else "feature_level"
     check_fusion(REGISTRY.get("fusion", name), params)
+
+
+def test_deep_concat_projected_with_modality_dropout():
+    params = {"width": 8, "modality_dropout": 0.2, "head": {"hidden": [8]}, "train": {"epochs": 5}}
+    check_fusion(REGISTRY.get("fusion", "deep_concat"), params)
 
 
 def test_deep_concat_end_to_end():

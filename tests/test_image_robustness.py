@@ -110,7 +110,7 @@ def test_decision_level_exports_what_each_modality_says_and_its_weight(image_run
     combined = combined.set_index(["fold", "subject_id"])[classes]
     assert np.allclose(weighted.loc[combined.index].to_numpy(), combined.to_numpy(), atol=1e-4)
     report = (run_dir / "report.md").read_text()
-    assert "## Decision-level weights" in report
+    assert "## Modality weights" in report
 
 
 def test_an_encoder_blind_to_the_perturbation_fails_that_evaluation_loudly(

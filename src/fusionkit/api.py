@@ -45,6 +45,9 @@ class Tags:
     - ``perturbs_data`` (perturbation): changes the modalities' data (``FusionInput.data``),
       not their features: the engine re-encodes each modality whose data object the
       perturbation replaced, through the cell's fitted encoder (see `Perturbation`).
+    - ``cross_fittable`` (encoder): its outputs mean the same whichever subjects it was fitted
+      on (class probabilities, not a learnt latent space), so with ``evaluation.cross_fit``
+      its training subjects are encoded out of fold, by copies that never saw them.
     - ``trainable_backbone`` (encoder): a
       [`TorchEncoder`][fusionkit.encoders.torch_base.TorchEncoder] whose network can be
       trained inside another model (end-to-end fusion).
@@ -57,6 +60,7 @@ class Tags:
     remote: bool = False
     perturbs_data: bool = False
     removes_modalities: bool = False
+    cross_fittable: bool = False
 
 
 TagsDecl = Tags | Callable[[Any], Tags]
@@ -184,6 +188,18 @@ class DecidesPerModality(Protocol):
     def modality_weights(self) -> dict[str, float]:
         """The share of the combined decision each modality carries (summing to 1); empty
         where the combination has no such share."""
+        ...
+
+
+@runtime_checkable
+class WeighsModalities(Protocol):
+    """Optional, for fusions weighing the modalities per subject (``gated``): the engine
+    stores the weights with each plain test result (``modality_outputs.csv``, column
+    ``gate``; their mean per fold in ``modality_weights.csv``)."""
+
+    def modality_gates(self, inputs: FusionInput) -> dict[str, np.ndarray]:
+        """(subjects,) weight of each modality per subject, summing to 1 over the modalities
+        the subject has; NaN where it lacks one."""
         ...
 
 

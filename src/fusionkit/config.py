@@ -221,6 +221,13 @@ class EvaluationConfig(_Model):
     )
     external: bool = Field(True, description="Also test on data.external when it is given.")
     missing: Literal["complete_case", "available"] = "complete_case"
+    cross_fit: int = Field(
+        0,
+        ge=0,
+        description="k >= 2: a cross-fittable encoder (one giving class probabilities) encodes "
+        "its training subjects with k inner-fold copies that never saw them, so a fusion "
+        "trains on outputs as honest as the test subjects'; 0: off.",
+    )
     metrics: list[Metric] = Field(default_factory=lambda: list(METRICS), min_length=1)
     robustness: list[PerturbationSpec] = Field(
         default_factory=list,

@@ -42,6 +42,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "fusionkit.fusion.feature_level",
     "fusionkit.fusion.decision_level",
     "fusionkit.fusion.deep_concat",
+    "fusionkit.fusion.embedding_fusion",
     "fusionkit.transforms.ga_enhance",
     "fusionkit.classifiers.sklearn_baselines",
     "fusionkit.classifiers.xgb",

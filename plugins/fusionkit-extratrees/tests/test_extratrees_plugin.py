@@ -43,7 +43,7 @@ def test_listed_by_cli():
     assert result.exit_code == 0
     rows = {(c["kind"], c["name"]): c for c in json.loads(result.stdout)["components"]}
     assert rows[("classifier", "hist_gradient_boosting")]["plugin"] == "extratrees"
-    assert rows[("fusion", "gated")]["tags"] == {"needs_embeddings": True}
+    assert rows[("fusion", "gated_linear")]["tags"] == {"needs_embeddings": True}
     assert rows[("encoder", "pca")]["modalities"] == ["genotype", "table"]
 
 
@@ -58,7 +58,7 @@ def test_encoder_conformance():
 
 
 def test_fusion_conformance():
-    check_fusion(_registry().registry.get("fusion", "gated"), {"train": {"epochs": 10}})
+    check_fusion(_registry().registry.get("fusion", "gated_linear"), {"train": {"epochs": 10}})
 
 
 # --8<-- [end:conformance]
@@ -88,7 +88,7 @@ def test_gated_fusion_of_pca_encoders_runs(tmp_path):
         },
         "encoders": {"ehr": {"type": "pca", "params": {"n_components": 4}}, "snp": "pca"},
         "scenarios": ["ehr+snp"],
-        "methods": [{"type": "gated", "params": {"train": {"epochs": 20}}}, "extra_trees"],
+        "methods": [{"type": "gated_linear", "params": {"train": {"epochs": 20}}}, "extra_trees"],
         "evaluation": {"cv_folds": 3},
         "runtime": {"threads": 1},
     }
@@ -99,8 +99,8 @@ def test_gated_fusion_of_pca_encoders_runs(tmp_path):
     result = CliRunner().invoke(app, ["run", str(path), "--out", str(tmp_path / "run")])
     assert result.exit_code == 0, result.output
     summary = pd.read_csv(tmp_path / "run" / "summary.csv")
-    assert set(summary.method) == {"gated", "extra_trees"}
+    assert set(summary.method) == {"gated_linear", "extra_trees"}
     assert summary.f1_macro_mean.notna().all()
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
     versions = {c["name"]: c["version"] for c in manifest["components"]}
-    assert versions["gated"] == importlib.metadata.version("fusionkit-extratrees")
+    assert versions["gated_linear"] == importlib.metadata.version("fusionkit-extratrees")

@@ -17,11 +17,10 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from fusionkit.api import Tags
 from fusionkit.config import TransformSpec
 from fusionkit.data.image_tensors import SubjectImages, image_channels, stack_subjects
 from fusionkit.data.modality import ImageData
-from fusionkit.encoders.torch_base import TorchEncoder
+from fusionkit.encoders.torch_base import Output, OutputField, TorchEncoder, torch_encoder_tags
 from fusionkit.errors import DataError
 from fusionkit.hookspecs import hookimpl
 from fusionkit.training.loop import TrainParams
@@ -47,6 +46,7 @@ class AugmentParams(BaseModel):
 class CNNParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    output: Output = OutputField
     spatial_size: list[int] | None = Field(
         None, min_length=2, max_length=3, description="Resize every image to this size."
     )
@@ -270,5 +270,5 @@ def register_encoders(register):
             params=CNNParams,
             description=f"{text} (MONAI), 2D or 3D, any channels; trained with a class head.",
             modalities=("image",),
-            tags=Tags(trainable_backbone=True),
+            tags=torch_encoder_tags,
         )

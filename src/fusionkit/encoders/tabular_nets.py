@@ -14,10 +14,9 @@ import itertools
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from fusionkit.api import Tags
 from fusionkit.data.modality import TableData
 from fusionkit.encoders.raw import RawEncoder, RawParams
-from fusionkit.encoders.torch_base import TorchEncoder
+from fusionkit.encoders.torch_base import Output, OutputField, TorchEncoder, torch_encoder_tags
 from fusionkit.hookspecs import hookimpl
 from fusionkit.training.context import FitContext
 from fusionkit.training.loop import TrainParams, train
@@ -28,6 +27,7 @@ class MLPParams(BaseModel):
 
     hidden: list[int] = Field(default_factory=lambda: [200, 100, 75], min_length=1)
     dropout: float = Field(0.2, ge=0, lt=1)
+    output: Output = OutputField
     train: TrainParams = Field(default_factory=TrainParams)
 
 
@@ -109,7 +109,7 @@ def register_encoders(register):
         params=MLPParams,
         description="Fully connected network (default 200-100-75) trained with a class head.",
         modalities=("table", "genotype"),
-        tags=Tags(trainable_backbone=True),
+        tags=torch_encoder_tags,
     )
     register(
         "denoising_autoencoder",
@@ -117,5 +117,5 @@ def register_encoders(register):
         params=DenoisingAutoencoderParams,
         description="Stacked denoising autoencoder: masked-input pretraining, then fine-tuning.",
         modalities=("table", "genotype"),
-        tags=Tags(trainable_backbone=True),
+        tags=torch_encoder_tags,
     )

@@ -9,10 +9,12 @@ backbone's embeddings. The deep-fusion strategy uses the same pieces to train en
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
+from pydantic import Field
 
+from fusionkit.api import Tags
 from fusionkit.training.context import FitContext
 from fusionkit.training.loop import (
     History,
@@ -108,6 +110,10 @@ class TorchEncoder:
         return self
 
     def transform(self, data: Any) -> np.ndarray:
+        """The embedding (``params.output: embedding``) or the class probabilities of the
+        trained head (``probabilities``: comparable across refits, so cross-fittable)."""
+        if getattr(self.params, "output", "embedding") == "probabilities":
+            return self.predict_proba(data).astype(np.float32)
         x = self.to_tensor(data)
         return predict_batches(self.backbone_, [x], 64, self.device_).astype(np.float32)
 
@@ -141,3 +147,17 @@ class TorchEncoder:
         head = nn.Linear(dim, self.n_classes_)
         head.load_state_dict(state["head"])
         self.backbone_, self.head_, self.device_ = backbone.eval(), head.eval(), "cpu"
+
+
+def torch_encoder_tags(params: Any) -> Tags:
+    """Trainable networks; cross-fittable when they output class probabilities."""
+    output = getattr(params, "output", "embedding")
+    return Tags(trainable_backbone=True, cross_fittable=output == "probabilities")
+
+
+Output = Literal["embedding", "probabilities"]
+OutputField = Field(
+    "embedding",
+    description="embedding: the backbone's features; probabilities: the class head's "
+    "probabilities (comparable across refits: used with evaluation.cross_fit).",
+)

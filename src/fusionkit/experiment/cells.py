@@ -24,6 +24,7 @@ from fusionkit.api import (
     Fusion,
     HasHistory,
     Perturbation,
+    WeighsModalities,
     conforming,
 )
 from fusionkit.config import ClassifierSpec, MethodSpec, spec_data, spec_identity
@@ -263,13 +264,24 @@ def evaluate(
 
 
 def _modality_outputs(model: Any, inputs: FusionInput) -> ModalityOutputs | None:
-    if not isinstance(model, DecidesPerModality):
-        return None
-    proba = {
-        m: [None if np.isnan(row).any() else np.round(row, 6).tolist() for row in p]
-        for m, p in model.modality_proba(inputs).items()
-    }
-    return ModalityOutputs(proba=proba, weights=model.modality_weights())
+    if isinstance(model, DecidesPerModality):
+        proba = {
+            m: [None if np.isnan(row).any() else np.round(row, 6).tolist() for row in p]
+            for m, p in model.modality_proba(inputs).items()
+        }
+        return ModalityOutputs(proba=proba, weights=model.modality_weights())
+    if isinstance(model, WeighsModalities):
+        gates = model.modality_gates(inputs)
+        return ModalityOutputs(
+            weights={
+                m: float(np.nanmean(g)) if np.isfinite(g).any() else 0.0 for m, g in gates.items()
+            },
+            gates={
+                m: [None if np.isnan(v) else round(float(v), 6) for v in g]
+                for m, g in gates.items()
+            },
+        )
+    return None
 
 
 def variants(state: RunState, cell: Cell) -> list[str]:

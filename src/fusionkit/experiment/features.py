@@ -51,8 +51,16 @@ def task_key(state: RunState, task: EncoderTask) -> str:
             fingerprints,
             state.ctx.validation_fraction,
             state.ctx.threads,
+            cross_fit(state, task),
         ]
     )
+
+
+def cross_fit(state: RunState, task: EncoderTask) -> int:
+    """Inner folds for the training subjects' outputs (0: the encoder encodes them itself)."""
+    k = state.config.evaluation.cross_fit
+    tags = task.spec.component.tags(task.spec.resolved_params)
+    return k if k >= 2 and tags.cross_fittable else 0
 
 
 def fit_encoder(state: RunState, task: EncoderTask) -> EncoderOutput:
@@ -73,6 +81,11 @@ def fit_encoder(state: RunState, task: EncoderTask) -> EncoderOutput:
     encoder.fit(data.subset(list(ids[train])), cohort.y[train], ctx)
     embed_ids = list(ids[has])
     z = encoder.transform(data.subset(embed_ids))
+    k = cross_fit(state, task)
+    if k and len(train):
+        row = {s: i for i, s in enumerate(embed_ids)}
+        rows = [row[s] for s in ids[train]]
+        z[rows] = _out_of_fold(state, task, data, ids[train], cohort.y[train], k, z.shape[1])
     if task.fold == "all" and state.external is not None:
         ext = state.external
         ext_has = ext.available[m].to_numpy()
@@ -91,3 +104,20 @@ def fit_encoder(state: RunState, task: EncoderTask) -> EncoderOutput:
         n_train=len(train),
         encoder=encoder,
     )
+
+
+def _out_of_fold(state, task, data, ids, y, k: int, width: int) -> np.ndarray:
+    """Embeddings of the training subjects, each by an encoder fitted on the other inner folds
+    (stratified when every class has k members)."""
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    ctx = state.ctx.derive("encoder", task.modality, task.spec.type, task.fold, "cross_fit")
+    counts = np.bincount(y)
+    stratify = counts[counts > 0].min() >= k
+    splitter = (StratifiedKFold if stratify else KFold)(k, shuffle=True, random_state=ctx.seed)
+    out = np.zeros((len(ids), width), dtype=np.float32)
+    for i, (fit, held) in enumerate(splitter.split(ids, y if stratify else None)):
+        encoder = conforming(task.spec.build(), Encoder, f"encoder {task.spec.type!r}")
+        encoder.fit(data.subset(list(ids[fit])), y[fit], ctx.derive(i))
+        out[held] = encoder.transform(data.subset(list(ids[held])))
+    return out

@@ -37,12 +37,13 @@ class Predictions(_Record):
 
 
 class ModalityOutputs(_Record):
-    """A decision-level fusion's view per modality (`api.DecidesPerModality`): each
-    modality's own class probabilities for the test subjects (None where a subject lacks it)
-    and its share of the combined decision."""
+    """A fusion's view per modality: each modality's own class probabilities for the test
+    subjects (`api.DecidesPerModality`; None where a subject lacks it), its share of the
+    combined decision, and per-subject weights (`api.WeighsModalities`)."""
 
-    proba: dict[str, list[list[float] | None]]
-    weights: dict[str, float]
+    proba: dict[str, list[list[float] | None]] = {}
+    weights: dict[str, float] = {}
+    gates: dict[str, list[float | None]] = {}
 
 
 class CellResult(_Record):

@@ -23,6 +23,7 @@ from fusionkit.config import scenario_name
 from fusionkit.experiment.cells import robustness_notes
 from fusionkit.experiment.metrics import headline_metric
 from fusionkit.experiment.records import CellResult
+from fusionkit.experiment.stats import corrected_difference
 
 RELATIVE = (
     "Relative robustness (`robustness_summary.csv`): the mean score over each perturbation's "
@@ -30,9 +31,10 @@ RELATIVE = (
     "score; 1 = nothing lost. Mean ± sd over folds."
 )
 WEIGHTS = (
-    "Each modality's share of the combined decision (mean over folds); each modality's own "
-    "probabilities per test subject are in `modality_outputs.csv`, the weights per fold in "
-    "`modality_weights.csv`."
+    "Each modality's share of the combined decision (mean over folds) in the fusions that say "
+    "it: decision-level (each modality's own probabilities per test subject are in "
+    "`modality_outputs.csv`) and gated (the mean of its per-subject weights, which are in "
+    "`modality_outputs.csv`, column `gate`); the weights per fold are in `modality_weights.csv`."
 )
 
 
@@ -71,14 +73,12 @@ def paired_test(state, summary: pd.DataFrame, payloads: list[CellResult]) -> dic
     if len(shared) < 2:
         return None
     d = np.array([a[k] - b[k] for k in shared])
-    k = state.config.evaluation.cv_folds
-    ratio = 1 / (k - 1)  # test / train size in k-fold
-    var = d.var(ddof=1)
-    if var == 0:
-        t, p_t = float("nan"), float("nan")
-    else:
-        t = d.mean() / np.sqrt((1 / len(d) + ratio) * var)
-        p_t = float(2 * stats.t.sf(abs(t), df=len(d) - 1))
+    diff = corrected_difference(
+        np.array([a[k] for k in shared]),
+        np.array([b[k] for k in shared]),
+        state.config.evaluation.cv_folds,
+    )
+    p_t = diff.p
     try:
         p_w = float(stats.wilcoxon(d).pvalue)
     except ValueError:
@@ -91,7 +91,8 @@ def paired_test(state, summary: pd.DataFrame, payloads: list[CellResult]) -> dic
         "single_mean": float(best_s[column]),
         "mean_difference": float(d.mean()),
         "folds": len(d),
-        "t": float(t),
+        "ci_low": diff.low,
+        "ci_high": diff.high,
         "p_corrected_t": p_t,
         "p_wilcoxon": p_w,
     }
@@ -378,7 +379,7 @@ def _robustness_plots(
 
 
 def _weights_table(weights: pd.DataFrame) -> pd.DataFrame:
-    """scenario x method rows of decision-level fusion: each modality's mean weight (CV)."""
+    """scenario x method rows of fusions that weigh modalities: each one's mean weight (CV)."""
     part = weights[(weights.split == "cv") & weights.scenario.str.contains("+", regex=False)]
     wide = part.pivot_table(
         index=["scenario", "method"],
@@ -481,7 +482,8 @@ def write_report(
             "",
             f"On {test['metric']}, {test['fusion']} ({test['fusion_mean']:.3f}) vs "
             f"{test['single']} ({test['single_mean']:.3f}): mean fold difference "
-            f"{test['mean_difference']:+.3f} over {test['folds']} folds; corrected resampled "
+            f"{test['mean_difference']:+.3f} (95 % CI {test['ci_low']:+.3f} to "
+            f"{test['ci_high']:+.3f}) over {test['folds']} folds; corrected resampled "
             f"t-test p = {test['p_corrected_t']:.3g}, Wilcoxon signed-rank p = "
             f"{test['p_wilcoxon']:.3g}.",
             "",
@@ -521,7 +523,7 @@ def write_report(
             lines += [f"![{title}](figures/{name})", ""]
     if weights is not None and not _weights_table(weights).empty:
         lines += [
-            "## Decision-level weights",
+            "## Modality weights",
             "",
             WEIGHTS,
             "",
@@ -614,10 +616,8 @@ def write_report(
             body.append(_relative_table(relative, kinds).to_html(index=False, border=0))
         for name in robustness_figures:
             body.append(f'<p><img src="figures/{name}" alt="{name}" style="max-width:100%"></p>')
-    if "## Decision-level weights" in lines:
-        body.append(
-            f"<h2>Decision-level weights</h2><p>{html.escape(WEIGHTS.replace('`', ''))}</p>"
-        )
+    if "## Modality weights" in lines:
+        body.append(f"<h2>Modality weights</h2><p>{html.escape(WEIGHTS.replace('`', ''))}</p>")
         body.append(_weights_table(weights).to_html(index=False, border=0))
     if "## Modality contribution (Shapley values)" in lines and "shapley" in has:
         start = lines.index("## Modality contribution (Shapley values)")

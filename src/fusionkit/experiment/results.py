@@ -259,8 +259,9 @@ def relative_robustness(robustness: pd.DataFrame, metric: str) -> pd.DataFrame:
 
 
 def modality_frames(state, payloads: list[CellResult]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Decision-level fusions' per-modality outputs (`api.DecidesPerModality`): each
-    modality's own probabilities per test subject, and each modality's weight per fold."""
+    """Fusions' per-modality outputs: each modality's own probabilities per test subject
+    (`api.DecidesPerModality`) or its per-subject weight (`gate`, `api.WeighsModalities`), and
+    each modality's weight per fold."""
     classes = state.cohort.classes
     n_folds = state.config.evaluation.cv_folds
     outputs, weights = [], []
@@ -269,16 +270,19 @@ def modality_frames(state, payloads: list[CellResult]) -> tuple[pd.DataFrame, pd
             continue
         fold = "external" if p.split == "external" else str(p.repeat * n_folds + p.fold)
         head = [scenario_name(p.scenario), p.method, p.split, fold]
-        for m, rows in p.modalities.proba.items():
-            for subject, proba in zip(p.predictions.ids, rows, strict=True):
+        for m in dict.fromkeys([*p.modalities.proba, *p.modalities.gates]):
+            probas = p.modalities.proba.get(m) or [None] * len(p.predictions.ids)
+            gates = p.modalities.gates.get(m) or [None] * len(p.predictions.ids)
+            for subject, proba, gate in zip(p.predictions.ids, probas, gates, strict=True):
                 values = proba if proba is not None else [np.nan] * len(classes)
-                outputs.append([*head, subject, m, *values])
+                outputs.append([*head, subject, m, *values, np.nan if gate is None else gate])
         for m, weight in p.modalities.weights.items():
             weights.append([*head, m, weight])
     columns = ["scenario", "method", "split", "fold"]
     return (
         pd.DataFrame(
-            outputs, columns=columns + ["subject_id", "modality"] + [f"p_{c}" for c in classes]
+            outputs,
+            columns=columns + ["subject_id", "modality"] + [f"p_{c}" for c in classes] + ["gate"],
         ),
         pd.DataFrame(weights, columns=columns + ["modality", "weight"]),
     )

@@ -4,8 +4,11 @@
 its balanced accuracy above chance in inner cross-validation on the training part; ``vote``:
 majority of the modalities' decisions (ties broken by mean probability); ``stacking``: a meta
 classifier fitted on the modalities' inner cross-validated probabilities (never on predictions
-for subjects the base classifier was trained on). A subject missing a modality is decided by the
-modalities it has.
+for subjects the base classifier was trained on); ``ensemble_selection``: greedy forward
+selection with replacement (Caruana et al., ICML 2004) of the modalities whose inner
+cross-validated probabilities, averaged, give the lowest log-loss; each modality's weight is
+how often it was picked, so a modality that never helps gets weight zero. A subject missing a
+modality is decided by the modalities it has.
 """
 
 from __future__ import annotations
@@ -27,9 +30,10 @@ class DecisionLevelParams(BaseModel):
 
     features: Features = FeaturesField
     classifier: ClassifierSpec = ClassifierField
-    combine: Literal["mean", "weighted", "vote", "stacking"] = "mean"
+    combine: Literal["mean", "weighted", "vote", "stacking", "ensemble_selection"] = "mean"
     meta_classifier: ClassifierSpec = ClassifierField
     inner_folds: int = Field(3, ge=2, description="Inner CV folds for weights and stacking.")
+    rounds: int = Field(20, ge=1, description="ensemble_selection: picks (with replacement).")
 
 
 class DecisionLevel:
@@ -42,7 +46,7 @@ class DecisionLevel:
         k = ctx.n_classes
         self.n_classes_ = k
         self.models_, self.weights_ = {}, {}
-        needs_inner = self.params.combine in ("weighted", "stacking")
+        needs_inner = self.params.combine in ("weighted", "stacking", "ensemble_selection")
         inner = {}
         for m in inp.modalities:
             rows = inp.available[m]
@@ -52,12 +56,47 @@ class DecisionLevel:
                 inner[m] = self._inner_proba(X, ym, k, ctx.seed)
                 score = balanced_accuracy_score(ym, inner[m].argmax(axis=1))
                 self.weights_[m] = max(score - 1.0 / k, 1e-3)
+        if self.params.combine == "ensemble_selection":
+            self.weights_ = self._select(inner, inp, y)
         if self.params.combine == "stacking":
             meta_x = np.full((len(y), k * len(inp.modalities)), np.nan)
             for j, m in enumerate(inp.modalities):
                 meta_x[inp.available[m], j * k : (j + 1) * k] = inner[m]
             self.meta_ = self.params.meta_classifier.build(seed=ctx.seed).fit(meta_x, y)
         return self
+
+    def _select(self, inner: dict, inp: FusionInput, y: np.ndarray) -> dict[str, float]:
+        """Greedy selection with replacement on the inner out-of-fold probabilities: each round
+        adds the modality whose inclusion gives the lowest log-loss of the running mean (over
+        the subjects having it; others keep their running mean)."""
+        n, k = len(y), self.n_classes_
+        modalities = list(inner)
+        full = {}
+        for m in modalities:
+            block = np.full((n, k), np.nan)
+            block[inp.available[m]] = inner[m]
+            full[m] = block
+        total, counts = np.zeros((n, k)), np.zeros(n)
+        picks = dict.fromkeys(modalities, 0)
+
+        def loss(total: np.ndarray, counts: np.ndarray) -> float:
+            scored = counts > 0
+            if not scored.any():
+                return np.inf
+            p = total[scored] / counts[scored, None]
+            return float(-np.mean(np.log(np.clip(p[np.arange(scored.sum()), y[scored]], 1e-12, 1))))
+
+        for _ in range(self.params.rounds):
+            options = []
+            for m in modalities:
+                has = inp.available[m]
+                t, c = total.copy(), counts.copy()
+                t[has] += full[m][has]
+                c[has] += 1
+                options.append((loss(t, c), modalities.index(m), m, t, c))
+            _, _, chosen, total, counts = min(options, key=lambda o: (o[0], o[1]))
+            picks[chosen] += 1
+        return {m: picks[m] / self.params.rounds for m in modalities}
 
     def _inner_proba(self, X: np.ndarray, y: np.ndarray, k: int, seed: int) -> np.ndarray:
         from sklearn.model_selection import StratifiedKFold
@@ -90,7 +129,7 @@ class DecisionLevel:
         ``stacking``: each modality's share of the meta classifier's absolute coefficients
         (or feature importances), empty if it has neither."""
         modalities = list(self.models_)
-        if self.params.combine == "weighted":
+        if self.params.combine in ("weighted", "ensemble_selection"):
             raw = np.array([self.weights_[m] for m in modalities])
         elif self.params.combine == "stacking":
             meta = self.meta_
@@ -117,8 +156,10 @@ class DecisionLevel:
             return full_proba(self.meta_, meta_x, k)
         stack = np.stack([probas[m] for m in self.models_])  # (modalities, n, k)
         have = ~np.isnan(stack[:, :, 0])
-        if self.params.combine == "weighted":
+        if self.params.combine in ("weighted", "ensemble_selection"):
             w = np.array([self.weights_[m] for m in self.models_])[:, None] * have
+            unweighted = w.sum(axis=0) == 0  # only modalities never picked: they decide
+            w[:, unweighted] = have[:, unweighted]
         else:
             w = have.astype(float)
         mean = np.nansum(stack * w[:, :, None], axis=0) / w.sum(axis=0)[:, None]

@@ -4,7 +4,10 @@ By default the encoders are the modalities' own (``encoders.*``), trained once p
 cached; the head is trained on their embeddings. With ``end_to_end: true`` the encoders'
 networks and the head are trained jointly for the cell, from the same starting point. Either way
 a missing modality contributes a zero embedding plus an availability indicator, and early
-stopping uses a validation part of the training subjects.
+stopping uses a validation part of the training subjects. With ``width`` (or
+``modality_dropout``), each modality's embedding is first projected to that common width and
+normalised, and modalities are hidden at random during training (the ``concat`` operator of
+`fusionkit.fusion.embedding_fusion`), so a wide weak embedding cannot swamp a narrow strong one.
 """
 
 from __future__ import annotations
@@ -44,6 +47,15 @@ class DeepConcatParams(BaseModel):
     head: HeadParams = Field(default_factory=HeadParams)
     train: TrainParams = Field(default_factory=lambda: TrainParams(epochs=100, patience=10))
     end_to_end: bool = Field(False, description="Train encoders and head jointly per cell.")
+    width: int | None = Field(
+        None,
+        ge=2,
+        description="Project each modality's embedding to this width (Linear, LayerNorm) "
+        "before concatenating; None: concatenate the standardised embeddings as they are.",
+    )
+    modality_dropout: float = Field(
+        0.0, ge=0, lt=1, description="Training: chance each present modality is hidden."
+    )
 
 
 def _mlp(sizes: list[int], dropout: float, n_out: int):
@@ -66,11 +78,36 @@ class DeepConcat:
         x = (x - self.mean_) / self.scale_
         return np.nan_to_num(x, nan=0.0).astype(np.float32)  # missing = the training mean
 
+    def _projected(self):
+        """With ``width`` or ``modality_dropout``: the embedding fusion's network with the
+        ``concat`` operator (per-modality projections, then the head)."""
+        from fusionkit.fusion.embedding_fusion import EmbeddingFusion, EmbeddingFusionParams
+
+        p = self.params
+        return EmbeddingFusion(
+            EmbeddingFusionParams(
+                width=p.width or 16,
+                hidden=list(p.head.hidden),
+                dropout=p.head.dropout,
+                modality_dropout=p.modality_dropout,
+                train=p.train,
+            )
+        )
+
+    @property
+    def _uses_projection(self) -> bool:
+        p = self.params
+        return not p.end_to_end and (p.width is not None or p.modality_dropout > 0)
+
     def fit(self, inp: FusionInput, y: np.ndarray, ctx: FitContext) -> DeepConcat:
         self.n_classes_ = ctx.n_classes
         self.device_ = ctx.device
         if self.params.end_to_end:
             return self._fit_end_to_end(inp, y, ctx)
+        if self._uses_projection:
+            self.net_ = self._projected().fit(inp, y, ctx)
+            self.history_ = self.net_.history_
+            return self
         import torch
 
         raw = inp.concatenated(indicators=True)
@@ -154,6 +191,8 @@ class DeepConcat:
     def predict_proba(self, inp: FusionInput) -> np.ndarray:
         import torch
 
+        if self._uses_projection:
+            return self.net_.predict_proba(inp)
         if self.params.end_to_end:
             inputs = self._tensors(inp)
         else:
@@ -163,6 +202,8 @@ class DeepConcat:
 
     # -- kept state ------------------------------------------------------------------------------
     def get_state(self) -> dict:
+        if self._uses_projection:
+            return {"projected": self.net_.get_state()}
         state = {"n_classes": self.n_classes_, "model": self.model_.state_dict()}
         if not self.params.end_to_end:
             return {**state, "mean": self.mean_, "scale": self.scale_}
@@ -179,6 +220,10 @@ class DeepConcat:
     def set_state(self, state: dict) -> None:
         import torch
 
+        if self._uses_projection:
+            self.net_ = self._projected()
+            self.net_.set_state(state["projected"])
+            return
         self.n_classes_, self.device_ = int(state["n_classes"]), "cpu"
         if not self.params.end_to_end:
             self.mean_, self.scale_ = state["mean"], state["scale"]

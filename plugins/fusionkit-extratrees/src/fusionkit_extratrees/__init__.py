@@ -85,7 +85,7 @@ def register_encoders(register):
 @hookimpl
 def register_fusions(register):
     register(
-        "gated",
+        "gated_linear",
         GatedFusion,
         params=GatedParams,
         description="Modalities weighted per subject by a learnt gate, then a linear head.",

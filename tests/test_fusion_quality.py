@@ -1,0 +1,103 @@
+"""What keeps a fusion from losing to its best modality: cross-fitted training embeddings,
+ensemble selection that can drop a modality, and the embedding fusions' per-subject gates."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from fusionkit.config import load_config
+from fusionkit.experiment.runner import run_experiment
+from fusionkit.experiment.store import RunStore
+from tests.test_contribution import known_truth  # noqa: F401  (the shared fixture)
+
+
+def _run(small_cohort, tmp_path, cross_fit: int, output: str = "probabilities"):
+    from tests.conftest import BASE_CONFIG
+
+    config = copy.deepcopy(BASE_CONFIG)
+    config["data"]["root"] = str(small_cohort)
+    del config["data"]["external"]
+    config["data"]["modalities"] = {"ehr": config["data"]["modalities"]["ehr"]}
+    params = {"hidden": [8], "output": output, "train": {"epochs": 5}}
+    config["encoders"] = {"ehr": {"type": "mlp", "params": params}}
+    config["methods"] = [{"type": "feature_level", "params": {"features": "encoded"}}]
+    config["evaluation"] = {"cv_folds": 3, "cross_fit": cross_fit}
+    path = tmp_path / f"cf{cross_fit}{output}.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    outcome = run_experiment(load_config(path), tmp_path / f"run{cross_fit}{output}")
+    assert not outcome.failures
+    return outcome
+
+
+def test_cross_fit_embeds_training_subjects_with_encoders_that_never_saw_them(
+    small_cohort, tmp_path
+):
+    plain, crossed = (_run(small_cohort, tmp_path, k) for k in (0, 3))
+    state = crossed.state
+    for fold in state.folds:
+        task = next(
+            p.stem for p in (crossed.store.root / "cache" / "encoders").glob(f"*r0f{fold.fold}.npz")
+        )
+        ids_a, z_a = RunStore(plain.store.root).load_embeddings(task)
+        ids_b, z_b = RunStore(crossed.store.root).load_embeddings(task)
+        assert list(ids_a) == list(ids_b)
+        assert np.allclose(z_b.sum(axis=1), 1.0, atol=1e-5)  # class probabilities
+        row = {s: i for i, s in enumerate(ids_a.tolist())}
+        test = [row[state.cohort.ids[p]] for p in fold.test]
+        train = [row[state.cohort.ids[p]] for p in fold.train]
+        # test subjects: the same encoder, fitted on the whole training part
+        assert np.array_equal(z_a[test], z_b[test])
+        # training subjects: other encoders, which never saw them
+        assert not np.allclose(z_a[train], z_b[train])
+    assert crossed.encoder_trainings == plain.encoder_trainings  # one task each, more inside
+
+
+def test_a_latent_embedding_is_not_cross_fitted(small_cohort, tmp_path):
+    """Copies of a network fitted on other subjects have other latent spaces: their
+    embeddings are not comparable, so cross_fit leaves a latent embedding alone."""
+    plain, crossed = (_run(small_cohort, tmp_path, k, "embedding") for k in (0, 3))
+    a = pd.read_csv(plain.store.root / "results.csv")
+    b = pd.read_csv(crossed.store.root / "results.csv")
+    assert a.value.equals(b.value)
+
+
+def test_ensemble_selection_gives_the_noise_modality_no_weight(known_truth, tmp_path):  # noqa: F811
+    _, outcome = known_truth
+    method = "{type: decision_level, params: {combine: ensemble_selection}}"
+    overrides = [f"methods=[{method}]", "evaluation.contribution=false", "scenarios=[signal+noise]"]
+    run = run_experiment(load_config(outcome.state.config.source, overrides), tmp_path / "run")
+    assert not run.failures
+    weights = pd.read_csv(tmp_path / "run" / "modality_weights.csv")
+    by = weights.groupby("modality").weight
+    assert (by.get_group("noise") == 0).all() and (by.get_group("signal") == 1).all()
+    results = pd.read_csv(tmp_path / "run" / "results.csv")
+    assert results[results.metric == "f1_macro"].value.mean() > 0.9
+
+
+@pytest.mark.parametrize("name", ["gated", "attention", "low_rank_tensor"])
+def test_embedding_fusions_find_the_signal_and_gated_says_so(known_truth, tmp_path, name):  # noqa: F811
+    _, outcome = known_truth
+    encoders = "encoders={signal: raw, noise: raw}"
+    method = f"{{type: {name}}}"
+    overrides = [
+        f"methods=[{method}]",
+        encoders,
+        "evaluation.contribution=false",
+        "scenarios=[signal+noise]",
+    ]
+    run = run_experiment(load_config(outcome.state.config.source, overrides), tmp_path / "run")
+    assert not run.failures
+    results = pd.read_csv(tmp_path / "run" / "results.csv")
+    assert results[results.metric == "f1_macro"].value.mean() > 0.85
+    if name == "gated":
+        weights = pd.read_csv(tmp_path / "run" / "modality_weights.csv")
+        mean = weights.groupby("modality").weight.mean()
+        assert mean["signal"] > 0.6 > mean["noise"]
+        outputs = pd.read_csv(tmp_path / "run" / "modality_outputs.csv")
+        sums = outputs.groupby(["fold", "subject_id"]).gate.sum()
+        assert np.allclose(sums, 1.0, atol=1e-5)
