@@ -8,6 +8,7 @@
   (an MLP, a 2D ResNet-18) as encoders;
 - ``oasis_features``: the same, fused from label-free encoders (clinical columns, handcrafted
   image features);
+- ``oasis_mixed``: the clinical columns as they are, the slices through the CNN;
 - ``demo``: the synthetic ADNI-like demo cohort (EHR, SNP, MRI), complete cases;
 - ``breast``: scikit-learn's bundled breast-cancer table split into two modalities (the 10
   "mean" columns vs the 20 "se"/"worst" columns).
@@ -54,6 +55,23 @@ FUSIONS = [
     {"name": "gated", "type": "gated"},
     {"name": "attention", "type": "attention"},
     {"name": "low_rank_tensor", "type": "low_rank_tensor"},
+    {
+        "name": "auto",
+        "type": "auto",
+        "params": {
+            "features": "encoded",
+            "candidates": [
+                {"type": "feature_level", "params": {"features": "encoded"}},
+                {
+                    "name": "ensemble_selection",
+                    "type": "decision_level",
+                    "params": {"features": "encoded", "combine": "ensemble_selection"},
+                },
+                {"type": "gated"},
+                {"type": "deep_concat"},
+            ],
+        },
+    },
 ]
 SHALLOW = [
     "logistic_regression",
@@ -79,6 +97,13 @@ def oasis_features(tmp: Path) -> tuple[dict, str]:
     and handcrafted features of the slices (`image_features`)."""
     config, full = oasis(tmp)
     config["encoders"] = {"clinical": {"type": "raw"}, "slices": {"type": "image_features"}}
+    return config, full
+
+
+def oasis_mixed(tmp: Path) -> tuple[dict, str]:
+    """OASIS-1 as above: the clinical columns as they are, the slices through the CNN."""
+    config, full = oasis(tmp)
+    config["encoders"]["clinical"] = {"type": "raw"}
     return config, full
 
 
@@ -119,7 +144,13 @@ def breast(tmp: Path) -> tuple[dict, str]:
     return config, "means+others"
 
 
-DATASETS = {"oasis": oasis, "oasis_features": oasis_features, "demo": demo, "breast": breast}
+DATASETS = {
+    "oasis": oasis,
+    "oasis_features": oasis_features,
+    "oasis_mixed": oasis_mixed,
+    "demo": demo,
+    "breast": breast,
+}
 
 
 def run(name: str, cross_fit: int) -> pd.DataFrame:

@@ -101,3 +101,33 @@ def test_embedding_fusions_find_the_signal_and_gated_says_so(known_truth, tmp_pa
         outputs = pd.read_csv(tmp_path / "run" / "modality_outputs.csv")
         sums = outputs.groupby(["fold", "subject_id"]).gate.sum()
         assert np.allclose(sums, 1.0, atol=1e-5)
+
+
+def test_auto_chooses_on_inner_folds_and_says_what_it_chose(known_truth, tmp_path):  # noqa: F811
+    """Nested CV: a candidate that can hardly learn (kNN voting over most of the inner training
+    part) loses to logistic regression in every fold; the choice, with every inner score, is in
+    choices.csv and the report, and the refitted choice scores as the plain method does."""
+    _, outcome = known_truth
+    auto = (
+        "{type: auto, params: {candidates: [logistic_regression, "
+        "{type: knn, params: {n_neighbors: 60}}]}}"
+    )
+    overrides = [f"methods=[{auto}, logistic_regression]", "evaluation.contribution=false"]
+    run = run_experiment(load_config(outcome.state.config.source, overrides), tmp_path / "run")
+    assert not run.failures
+    choices = pd.read_csv(tmp_path / "run" / "choices.csv", dtype={"fold": str})
+    chosen = choices[choices.chosen]
+    assert len(chosen) == 3 * 3  # scenarios x folds
+    assert (chosen.candidate == "logistic_regression").all()
+    inner = choices.pivot_table(
+        index=["scenario", "fold"], columns="candidate", values="inner_score"
+    )
+    signal = inner.loc["signal"]
+    assert (signal.logistic_regression > signal.knn + 0.2).all()
+    results = pd.read_csv(tmp_path / "run" / "results.csv", dtype={"fold": str})
+    f1 = results[results.metric == "f1_macro"].pivot_table(
+        index=["scenario", "fold"], columns="method", values="value"
+    )
+    # the refitted choice is the plain method, fitted on the same training part
+    assert np.allclose(f1["auto"], f1["logistic_regression"])
+    assert "## Chosen by nested cross-validation" in (tmp_path / "run" / "report.md").read_text()

@@ -80,6 +80,22 @@ class FusionInput:
     def modalities(self) -> list[str]:
         return list(self.features)
 
+    def take(self, positions: Sequence[int] | np.ndarray) -> FusionInput:
+        """The subjects at ``positions`` (in that order), modality by modality."""
+        rows = np.asarray(positions, dtype=int)
+        ids = [self.ids[i] for i in rows]
+        data = {}
+        for m, d in self.data.items():
+            present = [s for s, has in zip(ids, self.available[m][rows], strict=True) if has]
+            data[m] = d.subset(present) if d is not None else None
+        return FusionInput(
+            ids,
+            {m: f[rows] for m, f in self.features.items()},
+            {m: a[rows] for m, a in self.available.items()},
+            data,
+            dict(self.encoders),
+        )
+
     def indicators(self) -> np.ndarray:
         """(n, modalities) 0/1 availability matrix."""
         return np.stack([self.available[m] for m in self.modalities], axis=1).astype(np.float32)
@@ -201,6 +217,15 @@ class WeighsModalities(Protocol):
         """(subjects,) weight of each modality per subject, summing to 1 over the modalities
         the subject has; NaN where it lacks one."""
         ...
+
+
+@runtime_checkable
+class ChoosesMethod(Protocol):
+    """Optional, for fusions that pick among candidate methods on the training part (``auto``):
+    after ``fit``, ``choice_`` holds ``{"chosen": label, "scores": {label: inner score}}``;
+    the engine stores it with the cell's result (``choices.csv``, the report)."""
+
+    choice_: dict[str, Any]
 
 
 @runtime_checkable

@@ -43,6 +43,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "fusionkit.fusion.decision_level",
     "fusionkit.fusion.deep_concat",
     "fusionkit.fusion.embedding_fusion",
+    "fusionkit.fusion.auto",
     "fusionkit.transforms.ga_enhance",
     "fusionkit.classifiers.sklearn_baselines",
     "fusionkit.classifiers.xgb",

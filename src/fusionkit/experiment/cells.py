@@ -18,6 +18,7 @@ import numpy as np
 
 from fusionkit import __version__
 from fusionkit.api import (
+    ChoosesMethod,
     DecidesPerModality,
     Failure,
     FitsOnTraining,
@@ -260,6 +261,7 @@ def evaluate(
         history=fitted.history,
         seconds=time.perf_counter() - start,
         modalities=_modality_outputs(fitted.model, test_in) if variant == PLAIN else None,
+        choice=fitted.model.choice_ if isinstance(fitted.model, ChoosesMethod) else None,
     )
 
 

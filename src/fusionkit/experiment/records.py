@@ -70,6 +70,7 @@ class CellResult(_Record):
     history: TrainingHistory | None = None
     seconds: float
     modalities: ModalityOutputs | None = None
+    choice: dict[str, Any] | None = None  # `api.ChoosesMethod`: the method chosen, inner scores
 
 
 @dataclass

@@ -30,6 +30,10 @@ RELATIVE = (
     "levels (area under its curve, divided by the range of levels) as a fraction of the plain "
     "score; 1 = nothing lost. Mean ± sd over folds."
 )
+CHOICES = (
+    "`auto` picks, in each fold, the candidate with the best inner cross-validated score on "
+    "the training part; every candidate's inner score is in `choices.csv`."
+)
 WEIGHTS = (
     "Each modality's share of the combined decision (mean over folds) in the fusions that say "
     "it: decision-level (each modality's own probabilities per test subject are in "
@@ -378,6 +382,17 @@ def _robustness_plots(
     return names
 
 
+def _choices_table(choices: pd.DataFrame) -> pd.DataFrame:
+    """scenario x method rows of `auto`: how often each candidate was chosen (CV folds)."""
+    part = choices[(choices.split == "cv") & choices.chosen]
+    rows = []
+    for (scenario, method), group in part.groupby(["scenario", "method"], sort=False):
+        counts = group.candidate.value_counts()
+        picks = ", ".join(f"{c} ({n} of {len(group)})" for c, n in counts.items())
+        rows.append({"scenario": scenario, "method": method, "chosen in the folds": picks})
+    return pd.DataFrame(rows)
+
+
 def _weights_table(weights: pd.DataFrame) -> pd.DataFrame:
     """scenario x method rows of fusions that weigh modalities: each one's mean weight (CV)."""
     part = weights[(weights.split == "cv") & weights.scenario.str.contains("+", regex=False)]
@@ -436,6 +451,7 @@ def write_report(
     robustness: pd.DataFrame | None = None,
     relative: pd.DataFrame | None = None,
     weights: pd.DataFrame | None = None,
+    choices: pd.DataFrame | None = None,
 ) -> None:
     """report.md and report.html (with figures/) of the finished cells; failed cells listed."""
     from fusionkit.experiment.store import write_atomic
@@ -521,6 +537,15 @@ def write_report(
         for name in robustness_figures:
             title = f"Robustness curve: {name.removeprefix('robustness_').removesuffix('.png')}"
             lines += [f"![{title}](figures/{name})", ""]
+    if choices is not None and not choices.empty:
+        lines += [
+            "## Chosen by nested cross-validation",
+            "",
+            CHOICES,
+            "",
+            _markdown(_choices_table(choices)),
+            "",
+        ]
     if weights is not None and not _weights_table(weights).empty:
         lines += [
             "## Modality weights",
@@ -616,6 +641,10 @@ def write_report(
             body.append(_relative_table(relative, kinds).to_html(index=False, border=0))
         for name in robustness_figures:
             body.append(f'<p><img src="figures/{name}" alt="{name}" style="max-width:100%"></p>')
+    if "## Chosen by nested cross-validation" in lines:
+        sentence = html.escape(CHOICES.replace("`", ""))
+        body.append(f"<h2>Chosen by nested cross-validation</h2><p>{sentence}</p>")
+        body.append(_choices_table(choices).to_html(index=False, border=0))
     if "## Modality weights" in lines:
         body.append(f"<h2>Modality weights</h2><p>{html.escape(WEIGHTS.replace('`', ''))}</p>")
         body.append(_weights_table(weights).to_html(index=False, border=0))

@@ -258,6 +258,23 @@ def relative_robustness(robustness: pd.DataFrame, metric: str) -> pd.DataFrame:
     return stats.rename(columns={"mean": "relative_mean", "std": "relative_std"})
 
 
+def choices_frame(state, payloads: list[CellResult]) -> pd.DataFrame:
+    """The method each ``auto`` cell chose by nested CV, with every candidate's inner score."""
+    n_folds = state.config.evaluation.cv_folds
+    rows = []
+    for p in payloads:
+        if p.choice is None:
+            continue
+        fold = "external" if p.split == "external" else str(p.repeat * n_folds + p.fold)
+        for candidate, score in p.choice["scores"].items():
+            chosen = candidate == p.choice["chosen"]
+            rows.append(
+                (scenario_name(p.scenario), p.method, p.split, fold, candidate, score, chosen)
+            )
+    columns = ["scenario", "method", "split", "fold", "candidate", "inner_score", "chosen"]
+    return pd.DataFrame(rows, columns=columns)
+
+
 def modality_frames(state, payloads: list[CellResult]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Fusions' per-modality outputs: each modality's own probabilities per test subject
     (`api.DecidesPerModality`) or its per-subject weight (`gate`, `api.WeighsModalities`), and
@@ -327,6 +344,9 @@ def write_outputs(outcome) -> dict[str, pd.DataFrame]:
         metric = headline_metric(state.config.evaluation.metrics)
         relative = relative_robustness(robustness, metric).assign(metric=metric)
         write_atomic(run_dir / "robustness_summary.csv", _csv(relative))
+    choices = choices_frame(state, payloads)
+    if not choices.empty:
+        write_atomic(run_dir / "choices.csv", _csv(choices))
     outputs, weights = modality_frames(state, payloads)
     if not weights.empty or not outputs.empty:
         write_atomic(run_dir / "modality_outputs.csv", _csv(outputs))
@@ -381,5 +401,6 @@ def write_outputs(outcome) -> dict[str, pd.DataFrame]:
         robustness,
         relative,
         weights,
+        choices,
     )
     return {"results": results, "summary": summary, "predictions": predictions}

@@ -81,7 +81,8 @@ class ModalityNet(nn.Module):
             self.rank_bias = nn.Parameter(torch.zeros(1, width))
         else:
             raise ValueError(f"unknown fusion operator {operator!r}")
-        self.head = _mlp(fused, hidden, dropout, n_classes)
+        if operator != "gated":  # a gated net decides through its experts' heads
+            self.head = _mlp(fused, hidden, dropout, n_classes)
 
     def _dropped(self, mask: torch.Tensor) -> torch.Tensor:
         """The mask with each present modality hidden with probability p, keeping one."""
