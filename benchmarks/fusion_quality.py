@@ -9,6 +9,7 @@
 - ``oasis_features``: the same, fused from label-free encoders (clinical columns, handcrafted
   image features);
 - ``oasis_mixed``: the clinical columns as they are, the slices through the CNN;
+- ``oasis_autoencoder``: the clinical columns, and an autoencoder trained on the slices;
 - ``demo``: the synthetic ADNI-like demo cohort (EHR, SNP, MRI), complete cases;
 - ``breast``: scikit-learn's bundled breast-cancer table split into two modalities (the 10
   "mean" columns vs the 20 "se"/"worst" columns).
@@ -107,6 +108,17 @@ def oasis_mixed(tmp: Path) -> tuple[dict, str]:
     return config, full
 
 
+def oasis_autoencoder(tmp: Path) -> tuple[dict, str]:
+    """OASIS-1 as above, label-free: the clinical columns and a convolutional autoencoder
+    trained on each fold's training slices (self-supervised)."""
+    config, full = oasis(tmp)
+    config["encoders"] = {
+        "clinical": {"type": "raw"},
+        "slices": {"type": "image_autoencoder", "params": {"spatial_size": [64, 64]}},
+    }
+    return config, full
+
+
 def demo(tmp: Path) -> tuple[dict, str]:
     config = yaml.safe_load((ROOT / "configs/ehr_img_snp.yaml").read_text())
     del config["data"]["external"]
@@ -148,6 +160,7 @@ DATASETS = {
     "oasis": oasis,
     "oasis_features": oasis_features,
     "oasis_mixed": oasis_mixed,
+    "oasis_autoencoder": oasis_autoencoder,
     "demo": demo,
     "breast": breast,
 }

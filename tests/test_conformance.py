@@ -22,6 +22,7 @@ TINY = {
     "resnet50": TINY_CNN,
     "densenet121": {"spatial_size": [32, 32], "train": {"epochs": 1}},
     "image_features": {"distances": [1]},
+    "image_autoencoder": {"spatial_size": [32, 32], "filters": [4, 8], "train": {"epochs": 2}},
     "deep_concat": {"head": {"hidden": [8]}, "train": {"epochs": 5}},
     "gated": {"width": 8, "train": {"epochs": 5}},
     "attention": {"width": 8, "train": {"epochs": 5}},

@@ -131,3 +131,21 @@ def test_auto_chooses_on_inner_folds_and_says_what_it_chose(known_truth, tmp_pat
     # the refitted choice is the plain method, fitted on the same training part
     assert np.allclose(f1["auto"], f1["logistic_regression"])
     assert "## Chosen by nested cross-validation" in (tmp_path / "run" / "report.md").read_text()
+
+
+def test_the_image_autoencoder_never_looks_at_the_labels(small_cohort):
+    """Self-supervised: the same images with shuffled labels give the same embedding."""
+    from fusionkit.config import EncoderSpec, resolved
+    from fusionkit.data.modality import ImageData
+    from fusionkit.training.context import FitContext
+
+    files = {p.name.split(".")[0]: (p,) for p in sorted((small_cohort / "images").glob("*.nii.gz"))}
+    data = ImageData("image", dict(list(files.items())[:24]), small_cohort / "images")
+    y = np.arange(24) % 3
+    params = {"spatial_size": [8, 8, 8], "filters": [4, 8], "train": {"epochs": 3}}
+    spec = resolved(EncoderSpec(type="image_autoencoder", params=params))
+    ctx = FitContext(0, 3, 1, "cpu", 0.2, True)
+    a = spec.build().fit(data, y, ctx).transform(data)
+    b = spec.build().fit(data, np.random.default_rng(0).permutation(y), ctx).transform(data)
+    assert a.shape == (24, 8)
+    assert np.array_equal(a, b)

@@ -39,6 +39,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "fusionkit.encoders.tabular_nets",
     "fusionkit.encoders.cnn",
     "fusionkit.encoders.image_features",
+    "fusionkit.encoders.image_autoencoder",
     "fusionkit.fusion.feature_level",
     "fusionkit.fusion.decision_level",
     "fusionkit.fusion.deep_concat",
