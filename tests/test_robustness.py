@@ -156,3 +156,34 @@ def test_a_method_that_cannot_take_a_gap_is_reported_not_imputed(known_truth, tm
     assert note in (tmp_path / "run" / "report.md").read_text()
     manifest = (tmp_path / "run" / "manifest.json").read_text()
     assert note in manifest
+
+
+def test_dropping_the_only_modality_of_some_subjects_scores_the_rest(small_cohort, tmp_path):
+    """Under `missing: available` a subject may have EHR only; dropping EHR leaves it with
+    nothing to predict from: that evaluation scores the subjects left with a modality."""
+    import copy
+
+    import yaml
+
+    from fusionkit.experiment.store import RunStore
+    from tests.conftest import BASE_CONFIG
+
+    config = copy.deepcopy(BASE_CONFIG)
+    config["data"]["root"] = str(small_cohort)
+    del config["data"]["external"]
+    del config["data"]["modalities"]["img"]
+    config["scenarios"] = ["ehr+snp"]
+    config["methods"] = [{"type": "decision_level", "params": {"combine": "weighted"}}]
+    config["evaluation"] = {"cv_folds": 3, "missing": "available", "robustness": ["drop_modality"]}
+    path = tmp_path / "available.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    run = run_experiment(load_config(path), tmp_path / "run")
+    assert not run.failures
+    store = RunStore(tmp_path / "run")
+    state = run.state
+    for result in run.results:
+        key = store.fitted_key(result.id)
+        dropped = store.read_result(result.id, key, "drop_modality=ehr")
+        with_snp = [s for s in result.predictions.ids if state.cohort.available["snp"][s]]
+        assert dropped.predictions.ids == with_snp and dropped.n_test == len(with_snp)
+        assert 0 < len(with_snp) < result.n_test  # some subjects had EHR only

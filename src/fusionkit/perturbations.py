@@ -4,6 +4,7 @@ Missing modalities (multi-modal scenarios; a method sees them as any missing mod
 `FusionInput.available`, as in MultiBench's robustness curves):
 
 - ``drop_modality``: one modality removed for every test subject (``drop_modality=<m>``);
+  subjects left with no modality (they had only that one) are left out of that evaluation;
 - ``missing_rate``: each test subject loses each modality with probability p, keeping at least
   one (``missing_rate=<p>`` for each of ``levels``);
 - ``permute_modality``: one modality shuffled across test subjects (permutation contribution).
@@ -57,8 +58,12 @@ class DropModality:
         return [f"drop_modality={m}" for m in modalities] if len(modalities) > 1 else []
 
     def apply(self, inputs: FusionInput, setting: str, rng) -> FusionInput:
+        """The test subjects without modality ``m``; those left with no modality at all (they
+        had only ``m``, under ``missing: available``) cannot be predicted and are left out."""
         m = setting.split("=", 1)[1]
-        return without(inputs, {m: np.ones(len(inputs.ids), bool)})
+        out = without(inputs, {m: np.ones(len(inputs.ids), bool)})
+        left = np.any([out.available[k] for k in out.modalities], axis=0)
+        return out if left.all() else out.take(np.flatnonzero(left))
 
 
 class MissingRate:

@@ -238,8 +238,11 @@ def evaluate(
     if variant != PLAIN:
         train_in = make_inputs(state.cohort, train, tasks, embeddings)
         test_in = perturbed(state, cell, train_in, test_in, variant, encoders)
+    y_of = dict(zip([test_cohort.ids[p] for p in test], test_cohort.y[test], strict=True))
+    y_test = np.array(
+        [y_of[s] for s in test_in.ids], dtype=int
+    )  # a perturbation may leave some out
     proba = np.asarray(fitted.model.predict_proba(test_in), dtype=np.float64)
-    y_test = test_cohort.y[test]
     classes = state.cohort.classes
     metrics, per_class = compute_metrics(y_test, proba, len(classes))
     return CellResult(
@@ -252,7 +255,7 @@ def evaluate(
         repeat=cell.repeat,
         fold=cell.fold,
         n_train=len(train),
-        n_test=len(test),
+        n_test=len(test_in.ids),
         metrics=metrics,
         per_class={classes[int(c)]: v for c, v in per_class.items()},
         predictions=Predictions(
