@@ -149,3 +149,26 @@ def test_the_image_autoencoder_never_looks_at_the_labels(small_cohort):
     b = spec.build().fit(data, np.random.default_rng(0).permutation(y), ctx).transform(data)
     assert a.shape == (24, 8)
     assert np.array_equal(a, b)
+
+
+def test_gated_weights_per_fold_sum_to_one_when_subjects_lack_a_modality(small_cohort, tmp_path):
+    """Under `missing: available` a subject with one modality puts all its weight there; the
+    fold's shares (modality_weights.csv) still sum to 1."""
+    from tests.conftest import BASE_CONFIG
+
+    config = copy.deepcopy(BASE_CONFIG)
+    config["data"]["root"] = str(small_cohort)
+    del config["data"]["external"]
+    del config["data"]["modalities"]["img"]
+    config["encoders"] = {"ehr": "raw", "snp": "raw"}
+    config["scenarios"] = ["ehr+snp"]
+    config["methods"] = [{"type": "gated", "params": {"train": {"epochs": 5}}}]
+    config["evaluation"] = {"cv_folds": 3, "missing": "available"}
+    path = tmp_path / "gated.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    run = run_experiment(load_config(path), tmp_path / "run")
+    assert not run.failures
+    weights = pd.read_csv(tmp_path / "run" / "modality_weights.csv")
+    assert np.allclose(weights.groupby("fold").weight.sum(), 1.0, atol=1e-5)
+    outputs = pd.read_csv(tmp_path / "run" / "modality_outputs.csv")
+    assert outputs.gate.isna().any()  # some subjects lack SNPs

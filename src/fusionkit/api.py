@@ -130,8 +130,9 @@ class Encoder(Protocol):
 
     ``fit`` sees only the training part of a fold; ``transform`` embeds any subjects.
     An image encoder reads pixels with ``data.read(path)`` (`ImageData.read`), which applies
-    the test-time distortions of robustness evaluations; reading the files directly would
-    miss them (the run then reports the evaluation as failed).
+    the test-time distortion of a robustness evaluation (or applies ``data.distortion`` itself,
+    as the built-ins do inside their caches); reading the files directly would miss it (the
+    run then reports the evaluation as failed).
     Optional: a ``feature_names_`` list naming the output columns (shown in the report).
     """
 

@@ -12,6 +12,7 @@ wherever its executor puts it.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -236,7 +237,10 @@ def evaluate(
     tasks = cell_encoders(state, cell)
     test_in = make_inputs(test_cohort, test, tasks, embeddings, prefix)
     if variant != PLAIN:
-        train_in = make_inputs(state.cohort, train, tasks, embeddings)
+
+        def train_in() -> FusionInput:  # built only for a perturbation that fits on it
+            return make_inputs(state.cohort, train, tasks, embeddings)
+
         test_in = perturbed(state, cell, train_in, test_in, variant, encoders)
     y_of = dict(zip([test_cohort.ids[p] for p in test], test_cohort.y[test], strict=True))
     y_test = np.array(
@@ -278,8 +282,9 @@ def _modality_outputs(model: Any, inputs: FusionInput) -> ModalityOutputs | None
     if isinstance(model, WeighsModalities):
         gates = model.modality_gates(inputs)
         return ModalityOutputs(
+            # a subject lacking a modality gives it weight 0: the shares sum to 1
             weights={
-                m: float(np.nanmean(g)) if np.isfinite(g).any() else 0.0 for m, g in gates.items()
+                m: float(np.nan_to_num(g).mean()) if len(g) else 0.0 for m, g in gates.items()
             },
             gates={
                 m: [None if np.isnan(v) else round(float(v), 6) for v in g]
@@ -346,7 +351,7 @@ def _perturbation(state: RunState, variant: str):
 def perturbed(
     state: RunState,
     cell: Cell,
-    train: FusionInput,
+    train: Callable[[], FusionInput],
     test: FusionInput,
     variant: str,
     encoders: dict[str, Any] | None = None,
@@ -354,12 +359,13 @@ def perturbed(
     """The test inputs under a perturbation setting, seeded by fold and setting: the methods of
     a scenario face the same draw, and every scenario the same distorted image, so their
     curves are paired (and a distorted image is read once per fold). A perturbation that
-    `FitsOnTraining` takes its scales from ``train``; modalities whose data it replaced are
+    `FitsOnTraining` takes its scales from ``train()`` (the training inputs, built on
+    demand); modalities whose data it replaced are
     re-encoded through the fitted ``encoders``."""
     spec = _perturbation(state, variant)
     perturbation = conforming(spec.build(), Perturbation, f"perturbation {spec.type!r}")
     if isinstance(perturbation, FitsOnTraining):
-        perturbation.fit(train)
+        perturbation.fit(train())
     rng = np.random.default_rng(state.ctx.derive("perturb", fold_key(cell), variant).seed)
     out = perturbation.apply(test, variant, rng)
     if not spec.component.tags(spec.resolved_params).perturbs_data:

@@ -290,19 +290,10 @@ def _relative_table(relative: pd.DataFrame, order: list[str]) -> pd.DataFrame:
         f"{m:.3f} ± {s:.3f}" if pd.notna(s) else (f"{m:.3f}" if pd.notna(m) else "")
         for m, s in zip(out.relative_mean, out.relative_std, strict=True)
     ]
-    wide = out.pivot_table(
-        index=["scenario", "method"],
-        columns="perturbation",
-        values="cell",
-        aggfunc="first",
-        sort=False,
-    )
     kinds = sorted(
         set(out.perturbation), key=lambda k: order.index(k) if k in order else len(order)
     )
-    wide = wide[kinds].fillna("").reset_index()
-    wide.columns.name = None
-    return wide
+    return _by_scenario_method(out, "perturbation", "cell", kinds, "first")
 
 
 def _curve(part: pd.DataFrame, scenario: str, method: str | None = None) -> pd.DataFrame:
@@ -396,14 +387,21 @@ def _choices_table(choices: pd.DataFrame) -> pd.DataFrame:
 def _weights_table(weights: pd.DataFrame) -> pd.DataFrame:
     """scenario x method rows of fusions that weigh modalities: each one's mean weight (CV)."""
     part = weights[(weights.split == "cv") & weights.scenario.str.contains("+", regex=False)]
-    wide = part.pivot_table(
-        index=["scenario", "method"],
-        columns="modality",
-        values="weight",
-        aggfunc="mean",
-        sort=False,
+    part = part.assign(weight=part.weight.round(3))
+    return _by_scenario_method(part, "modality", "weight", list(dict.fromkeys(part.modality)))
+
+
+def _by_scenario_method(
+    frame: pd.DataFrame, columns: str, values: str, order: list[str], aggfunc: str = "mean"
+) -> pd.DataFrame:
+    """One row per scenario x method (in order of appearance), one column per ``columns``
+    value (in ``order``), blank where a pair has none."""
+    wide = frame.pivot_table(
+        index=["scenario", "method"], columns=columns, values=values, aggfunc=aggfunc, sort=False
     )
-    wide = wide[list(dict.fromkeys(part.modality))].round(3)
+    wide = wide[[c for c in order if c in wide.columns]]
+    if aggfunc == "mean":
+        wide = wide.round(3)
     wide = wide.astype(object).where(wide.notna(), "").reset_index()
     wide.columns.name = None
     return wide
