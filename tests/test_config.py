@@ -97,6 +97,11 @@ BAD_CONFIGS = [
     ("data.label_map", {"0": "healthy"}, "data.label_map.0: 'healthy' is not one of data.classes"),
     ("evaluation.holdout", 1.5, "evaluation.holdout: input should be less than 1"),
     (
+        "methods",
+        [{"type": "deep_concat", "params": {"staged": {}}}],
+        "methods[0].params.staged: staged training needs end_to_end: true",
+    ),
+    (
         "data.dataset",
         {"type": "adni_like", "params": {"n_subjects": 5}},
         "data.dataset.params.n_subjects: input should be greater than or equal to 30",

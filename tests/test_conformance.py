@@ -74,6 +74,23 @@ def test_deep_concat_end_to_end():
     check_fusion(REGISTRY.get("fusion", "deep_concat"), DEEP_CONCAT_E2E)
 
 
+@pytest.mark.parametrize(
+    "params",
+    [
+        {**DEEP_CONCAT_E2E, "staged": {"fine_tune_epochs": 2}, "balance": {"method": "ogm_ge"}},
+        {**TINY["deep_concat"], "balance": {"method": "ogm"}},
+    ],
+    ids=["staged_end_to_end_ogm_ge", "projected_ogm"],
+)
+def test_deep_concat_staged_and_balanced(params):
+    check_fusion(REGISTRY.get("fusion", "deep_concat"), params)
+
+
+@pytest.mark.parametrize("name", ["gated", "attention", "low_rank_tensor"])
+def test_embedding_fusions_with_gradient_modulation(name):
+    check_fusion(REGISTRY.get("fusion", name), {**TINY[name], "balance": {"method": "ogm_ge"}})
+
+
 @pytest.mark.parametrize("name", _names("reader"))
 def test_reader(name):
     check_reader(REGISTRY.get("reader", name))

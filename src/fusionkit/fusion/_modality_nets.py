@@ -84,6 +84,15 @@ class ModalityNet(nn.Module):
         if operator != "gated":  # a gated net decides through its experts' heads
             self.head = _mlp(fused, hidden, dropout, n_classes)
 
+    def modality_parameters(self, index: int) -> list[nn.Parameter]:
+        """The parameters only modality ``index`` feeds (`training.balance.ModalityNetwork`)."""
+        own = list(self.project[index].parameters())
+        if self.operator == "gated":
+            own += list(self.experts[index].parameters())
+        elif self.operator == "low_rank":
+            own.append(self.factors[index])
+        return own
+
     def _dropped(self, mask: torch.Tensor) -> torch.Tensor:
         """The mask with each present modality hidden with probability p, keeping one."""
         keep = (torch.rand_like(mask) >= self.modality_dropout).float() * mask

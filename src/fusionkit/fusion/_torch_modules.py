@@ -14,6 +14,10 @@ class JointNet(nn.Module):
         self.backbones = nn.ModuleList(backbones)
         self.head = head
 
+    def modality_parameters(self, index: int) -> list[nn.Parameter]:
+        """Modality ``index``'s backbone (`training.balance.ModalityNetwork`)."""
+        return list(self.backbones[index].parameters())
+
     def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
         *xs, mask = inputs
         pairs = enumerate(zip(self.backbones, xs, strict=True))

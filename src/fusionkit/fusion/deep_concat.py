@@ -8,6 +8,13 @@ stopping uses a validation part of the training subjects. With ``width`` (or
 ``modality_dropout``), each modality's embedding is first projected to that common width and
 normalised, and modalities are hidden at random during training (the ``concat`` operator of
 `fusionkit.fusion.embedding_fusion`), so a wide weak embedding cannot swamp a narrow strong one.
+
+``staged`` (with ``end_to_end``) trains in three stages: each modality's network alone with its
+own class head (exactly as its encoder trains), then the fusion head on the frozen networks'
+embeddings, then ``fine_tune_epochs`` of joint training with the networks' learning rate scaled
+by ``encoder_lr_scale``. ``balance`` modulates the gradients of a leading modality's own
+parameters (OGM-GE, `fusionkit.training.balance`); it needs per-modality parameters, so it
+applies to the projected or the end-to-end network.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from fusionkit.api import Tags
 from fusionkit.config import build_spec_data, spec_data
@@ -23,6 +30,7 @@ from fusionkit.encoders.torch_base import TorchEncoder
 from fusionkit.errors import ConfigError
 from fusionkit.fusion.base import FusionInput
 from fusionkit.hookspecs import hookimpl
+from fusionkit.training.balance import BalanceParams, modulation
 from fusionkit.training.context import FitContext
 from fusionkit.training.loop import (
     TrainParams,
@@ -41,6 +49,17 @@ class HeadParams(BaseModel):
     dropout: float = Field(0.3, ge=0, lt=1)
 
 
+class StagedParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    fine_tune_epochs: int = Field(
+        20, ge=0, description="Stage 3: epochs of joint training (0: keep the networks frozen)."
+    )
+    encoder_lr_scale: float = Field(
+        0.1, gt=0, le=1, description="Stage 3: the networks' learning rate, relative to train.lr."
+    )
+
+
 class DeepConcatParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -56,6 +75,23 @@ class DeepConcatParams(BaseModel):
     modality_dropout: float = Field(
         0.0, ge=0, lt=1, description="Training: chance each present modality is hidden."
     )
+    staged: StagedParams | None = Field(
+        None,
+        description="end_to_end only: networks alone, then the head on them frozen, then "
+        "joint fine-tuning at a lower network learning rate.",
+    )
+    balance: BalanceParams = Field(
+        default_factory=BalanceParams,
+        description="Gradient modulation against a dominant modality (projected or "
+        "end-to-end network).",
+    )
+
+    @field_validator("staged")
+    @classmethod
+    def _staged_needs_end_to_end(cls, staged: StagedParams | None, info: ValidationInfo):
+        if staged is not None and not info.data.get("end_to_end"):
+            raise ValueError("staged training needs end_to_end: true")
+        return staged
 
 
 def _mlp(sizes: list[int], dropout: float, n_out: int):
@@ -90,6 +126,7 @@ class DeepConcat:
                 hidden=list(p.head.hidden),
                 dropout=p.head.dropout,
                 modality_dropout=p.modality_dropout,
+                balance=p.balance,
                 train=p.train,
             )
         )
@@ -97,7 +134,8 @@ class DeepConcat:
     @property
     def _uses_projection(self) -> bool:
         p = self.params
-        return not p.end_to_end and (p.width is not None or p.modality_dropout > 0)
+        balanced = p.balance.method != "none"
+        return not p.end_to_end and (p.width is not None or p.modality_dropout > 0 or balanced)
 
     def fit(self, inp: FusionInput, y: np.ndarray, ctx: FitContext) -> DeepConcat:
         self.n_classes_ = ctx.n_classes
@@ -124,11 +162,21 @@ class DeepConcat:
         return _mlp([n_in, *self.params.head.hidden], self.params.head.dropout, self.n_classes_)
 
     def _train(
-        self, model, inputs: list, y: np.ndarray, ids: list[str], ctx: FitContext, augment=None
+        self,
+        model,
+        inputs: list,
+        y: np.ndarray,
+        ids: list[str],
+        ctx: FitContext,
+        augment=None,
+        **options,
     ) -> None:
+        """Train ``model`` with early stopping on a validation part of the training subjects;
+        ``options``: ``params`` (instead of ``train``) and `train_classifier`'s keywords."""
+        params = options.pop("params", self.params.train)
         x_fit, y_fit, x_val, y_val = carve(inputs, y, ctx, ids)
         self.history_ = train_classifier(
-            model, (x_fit, y_fit), (x_val, y_val), self.params.train, ctx, augment
+            model, (x_fit, y_fit), (x_val, y_val), params, ctx, augment, **options
         )
 
     # -- end to end --------------------------------------------------------------------------
@@ -164,6 +212,12 @@ class DeepConcat:
                     f"{inp.encoders[m].type!r} is not one"
                 )
             rows = inp.available[m]
+            if self.params.staged is not None:  # stage 1: the network alone, as its encoder
+                encoder.fit(inp.data[m], y[rows], ctx)
+                self.encoders_[m], self.shapes_[m] = encoder, tuple(encoder.input_shape_)
+                backbones.append(encoder.backbone_)
+                dims.append(encoder.head_.in_features)
+                continue
             encoder.fit_preprocessing(inp.data[m], y[rows])
             example = encoder.to_tensor(inp.data[m])  # a tensor, or images loaded lazily
             backbone, dim = encoder.make_backbone(example[:2])
@@ -176,16 +230,58 @@ class DeepConcat:
             dims.append(dim)
         self.dims_ = dims
         self.model_ = self._joint(backbones, dims)
+        if self.params.staged is not None:
+            return self._fit_stages(inp, y, ctx)
+        balance = modulation(self.params.balance, ctx.seed)
+        tensors = self._tensors(inp)
+        augment = self._augment(ctx)
+        self._train(self.model_, tensors, y, inp.ids, ctx, augment, after_backward=balance)
+        return self
+
+    def _augment(self, ctx: FitContext):
+        """Each modality's own training augmentation, applied to its input of a batch."""
         augmenters = [self.encoders_[m].augmenter(ctx) for m in self.modalities_]
-        augment = None
-        if any(a is not None for a in augmenters):
+        if all(a is None for a in augmenters):
+            return None
 
-            def augment(inputs: list) -> list:
-                xs, rest = inputs[: len(augmenters)], list(inputs[len(augmenters) :])
-                pairs = zip(augmenters, xs, strict=True)
-                return [a([x])[0] if a is not None else x for a, x in pairs] + rest
+        def augment(inputs: list) -> list:
+            xs, rest = inputs[: len(augmenters)], list(inputs[len(augmenters) :])
+            pairs = zip(augmenters, xs, strict=True)
+            return [a([x])[0] if a is not None else x for a, x in pairs] + rest
 
-        self._train(self.model_, self._tensors(inp), y, inp.ids, ctx, augment)
+        return augment
+
+    def _fit_stages(self, inp: FusionInput, y: np.ndarray, ctx: FitContext) -> DeepConcat:
+        """Stages 2 and 3 of ``staged`` (stage 1, each network alone, is done)."""
+        import torch
+
+        staged, model = self.params.staged, self.model_
+        tensors = self._tensors(inp)
+        *xs, mask = tensors
+        embeddings = [
+            torch.as_tensor(predict_batches(b, [x], 64, self.device_)) * mask[:, i : i + 1]
+            for i, (b, x) in enumerate(zip(model.backbones, xs, strict=True))
+        ]
+        self._train(model.head, [torch.cat([*embeddings, mask], dim=1)], y, inp.ids, ctx)
+        if staged.fine_tune_epochs == 0:
+            return self
+        train = self.params.train
+        lr = train.lr * staged.encoder_lr_scale
+        groups = [
+            {"params": list(model.backbones.parameters()), "lr": lr},
+            {"params": list(model.head.parameters())},
+        ]
+        self._train(
+            model,
+            tensors,
+            y,
+            inp.ids,
+            ctx,
+            self._augment(ctx),
+            params=train.model_copy(update={"epochs": staged.fine_tune_epochs}),
+            parameter_groups=groups,
+            after_backward=modulation(self.params.balance, ctx.seed),
+        )
         return self
 
     def predict_proba(self, inp: FusionInput) -> np.ndarray:

@@ -4,10 +4,11 @@ and ``low_rank_tensor`` (the operators are described in `fusionkit.fusion._modal
 All three standardise each modality's embedding with the training part's mean and SD, project
 every modality to the same ``width`` before fusing (so the widest embedding does not dominate
 by size), train with modality dropout, and stop early on a validation part carved from the
-training subjects. A subject's missing modality is masked (zero projection, masked gate or
-token), so all three take ``missing: available``. ``gated`` also says, per subject, how much
-weight each modality got (`api.WeighsModalities`: ``modality_outputs.csv``,
-``modality_weights.csv``).
+training subjects; ``balance`` modulates the gradients of a modality that leads the others
+(OGM-GE, `fusionkit.training.balance`). A subject's missing modality is masked (zero
+projection, masked gate or token), so all three take ``missing: available``. ``gated`` also
+says, per subject, how much weight each modality got (`api.WeighsModalities`:
+``modality_outputs.csv``, ``modality_weights.csv``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from fusionkit.api import Tags
 from fusionkit.fusion.base import FusionInput
 from fusionkit.hookspecs import hookimpl
+from fusionkit.training.balance import BalanceParams, modulation
 from fusionkit.training.context import FitContext
 from fusionkit.training.loop import (
     TrainParams,
@@ -41,6 +43,10 @@ class EmbeddingFusionParams(BaseModel):
     dropout: float = Field(0.3, ge=0, lt=1)
     modality_dropout: float = Field(
         0.2, ge=0, lt=1, description="Training: chance each present modality is hidden."
+    )
+    balance: BalanceParams = Field(
+        default_factory=BalanceParams,
+        description="Gradient modulation against a dominant modality.",
     )
     train: TrainParams = Field(default_factory=_train_defaults)
 
@@ -100,8 +106,14 @@ class EmbeddingFusion:
         seed_everything(ctx.seed, ctx.threads)
         self.model_ = self._net()
         x_fit, y_fit, x_val, y_val = carve(self._inputs(inp), y, ctx, inp.ids)
+        self.modulation_ = modulation(self.params.balance, ctx.seed)
         self.history_ = train_classifier(
-            self.model_, (x_fit, y_fit), (x_val, y_val), self.params.train, ctx
+            self.model_,
+            (x_fit, y_fit),
+            (x_val, y_val),
+            self.params.train,
+            ctx,
+            after_backward=self.modulation_,
         )
         return self
 

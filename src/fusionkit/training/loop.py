@@ -86,9 +86,12 @@ def train_classifier(
     params: TrainParams,
     ctx: FitContext,
     augment: Callable | None = None,
+    after_backward: Callable | None = None,
+    parameter_groups: list[dict] | None = None,
 ) -> History:
     """Cross-entropy training of ``model(*inputs) -> logits`` (class weights from the fit part),
-    keeping the epoch with the best validation loss or accuracy."""
+    keeping the epoch with the best validation loss or accuracy (``after_backward`` and
+    ``parameter_groups``: see `train`)."""
     import torch
 
     (x_fit, y_fit) = fit
@@ -106,6 +109,8 @@ def train_classifier(
         ctx,
         accuracy_fn=correct_count,
         augment=augment,
+        after_backward=after_backward,
+        parameter_groups=parameter_groups,
     )
 
 
@@ -127,6 +132,8 @@ def train(
     ctx: FitContext,
     accuracy_fn: Callable | None = None,
     augment: Callable | None = None,
+    after_backward: Callable | None = None,
+    parameter_groups: list[dict] | None = None,
 ) -> History:
     """Train ``model`` with Adam on ``fit_data`` batches; keep the weights of the best epoch.
 
@@ -135,12 +142,21 @@ def train(
     one with the lowest validation loss (or highest accuracy, ``select_by``) and training stops
     after ``params.patience`` epochs without improvement; without, the last epoch is kept.
     ``augment(batch_inputs)`` (training batches only) returns augmented inputs.
+    ``after_backward(model, batch, epoch)`` runs between each training batch's backward pass
+    and the optimiser step (e.g. to modulate gradients, `fusionkit.training.balance`).
+    ``parameter_groups`` (Adam's ``[{"params": ..., "lr": ...}, ...]``) replaces
+    ``model.parameters()``, e.g. for a lower learning rate on pretrained parts; parameters
+    that do not require gradients are left out either way.
     """
     import torch
 
     seed_everything(ctx.seed, ctx.threads)
     device = place(model, ctx.device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=params.lr, weight_decay=params.weight_decay)
+    groups = parameter_groups or [{"params": list(model.parameters())}]
+    groups = [{**g, "params": [q for q in g["params"] if q.requires_grad]} for g in groups]
+    optimizer = torch.optim.Adam(
+        [g for g in groups if g["params"]], lr=params.lr, weight_decay=params.weight_decay
+    )
     generator = torch.Generator().manual_seed(ctx.seed)
     n = len(fit_data[0])
     history = History()
@@ -161,6 +177,8 @@ def train(
             optimizer.zero_grad()
             loss = loss_fn(model, batch)
             loss.backward()
+            if after_backward is not None:
+                after_backward(model, batch, epoch)
             optimizer.step()
             total += float(loss.detach()) * len(index)
         history.train_loss.append(total / max(n, 1))
