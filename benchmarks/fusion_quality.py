@@ -1,7 +1,8 @@
 """Does fusion earn its place? Each fusion strategy against the best single modality.
 
-    python benchmarks/fusion_quality.py [oasis] [demo] [breast] [cross_fit=K]
-    (default: all three, cross_fit=3; cross_fit=0 shows what it is for)
+    python benchmarks/fusion_quality.py [oasis] [demo] [breast] [cross_fit=K] [methods=a,b]
+    (default: all datasets, cross_fit=3 (cross_fit=0 shows what it is for), every method;
+    methods=...: only those fusions, besides the single-modality baselines)
 
 - ``oasis``: OASIS-1 (../shared/data), the subjects having MRI slices (196), clinical table and
   slices: the hard case of a strong narrow table and a weak wide image embedding; networks
@@ -53,7 +54,24 @@ FUSIONS = [
         "type": "decision_level",
         "params": {"features": "encoded", "combine": "ensemble_selection"},
     },
+    {
+        "name": "deep_concat_staged",
+        "type": "deep_concat",
+        "params": {"end_to_end": True, "staged": {"fine_tune_epochs": 20}},
+        "networks": True,
+    },
+    {
+        "name": "deep_concat_staged_ogm_ge",
+        "type": "deep_concat",
+        "params": {
+            "end_to_end": True,
+            "staged": {"fine_tune_epochs": 20},
+            "balance": {"method": "ogm_ge"},
+        },
+        "networks": True,
+    },
     {"name": "gated", "type": "gated"},
+    {"name": "gated_ogm_ge", "type": "gated", "params": {"balance": {"method": "ogm_ge"}}},
     {"name": "attention", "type": "attention"},
     {"name": "low_rank_tensor", "type": "low_rank_tensor"},
     {
@@ -166,7 +184,26 @@ DATASETS = {
 }
 
 
-def run(name: str, cross_fit: int) -> pd.DataFrame:
+def _fusions(config: dict, only: list[str] | None) -> list[dict]:
+    """The benchmark's fusions (``only`` those named); the ones training the encoders'
+    networks end to end only where every encoder is a network."""
+    from fusionkit.plugins import get_registry
+
+    registry = get_registry()
+    networks = True
+    for spec in config["encoders"].values():
+        component = registry.get("encoder", spec["type"])
+        params = component.params.model_validate(spec.get("params", {}))
+        networks &= component.tags(params).trainable_backbone
+    chosen = [f for f in FUSIONS if only is None or f["name"] in only]
+    return [
+        {k: v for k, v in f.items() if k != "networks"}
+        for f in chosen
+        if networks or not f.get("networks")
+    ]
+
+
+def run(name: str, cross_fit: int, only: list[str] | None = None) -> pd.DataFrame:
     from fusionkit.config import config_from_data
     from fusionkit.experiment.runner import run_experiment
     from fusionkit.experiment.stats import corrected_difference
@@ -175,7 +212,8 @@ def run(name: str, cross_fit: int) -> pd.DataFrame:
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
         config, full = DATASETS[name](tmp)
-        config["methods"] = SHALLOW + FUSIONS
+        fusions = _fusions(config, only)
+        config["methods"] = SHALLOW + fusions
         config["evaluation"] = {"cv_folds": 5, "missing": "complete_case", "cross_fit": cross_fit}
         if cross_fit:  # networks hand over class probabilities, cross-fitted on training subjects
             for spec in config["encoders"].values():
@@ -194,7 +232,7 @@ def run(name: str, cross_fit: int) -> pd.DataFrame:
     singles = scores[~scores.index.get_level_values(0).str.contains("+", regex=False)]
     best = singles.mean(axis=1).idxmax()
     rows = []
-    for method in [m["name"] for m in FUSIONS]:
+    for method in [m["name"] for m in fusions]:
         if (full, method) not in scores.index:
             continue
         fused = scores.loc[(full, method)]
@@ -225,12 +263,13 @@ def run(name: str, cross_fit: int) -> pd.DataFrame:
 
 def main(args: list[str]) -> None:
     folds = [int(a.split("=")[1]) for a in args if a.startswith("cross_fit=")]
-    names = [a for a in args if not a.startswith("cross_fit=")]
+    only = [a.split("=")[1].split(",") for a in args if a.startswith("methods=")]
+    names = [a for a in args if "=" not in a]
     for name in names or list(DATASETS):
         if name.startswith("oasis") and not SHARED.is_dir():
             print(f"oasis: skipped, {SHARED} is absent")
             continue
-        run(name, folds[0] if folds else 3)
+        run(name, folds[0] if folds else 3, only[0] if only else None)
 
 
 if __name__ == "__main__":

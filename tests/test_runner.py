@@ -69,9 +69,12 @@ def test_writes_every_output(first_run):
         "manifest.json",
         "report.md",
         "report.html",
-        "figures/scores.png",
+        "intervals.csv",
+        "comparison.csv",
+        "figures/forest.png",
         "figures/confusion.png",
         "figures/roc.png",
+        "figures/calibration.png",
     ):
         assert (run_dir / name).is_file(), name
     results = pd.read_csv(run_dir / "results.csv")
@@ -99,7 +102,9 @@ def test_writes_every_output(first_run):
     assert summary[summary.method == "logistic_regression"].scenario.nunique() == 7
     assert outcome.encoder_trainings < outcome.encoder_uses  # the cache was used
     report = (run_dir / "report.md").read_text()
-    assert "| ehr+snp+img | deep |" in report and "figures/scores.png" in report
+    assert "| ehr+snp+img | deep |" in report and "figures/forest.png" in report
+    assert report.index("## The answer") < report.index("## Summary")
+    assert "| ehr | fl † |" in report  # a fusion strategy on one modality is marked
 
 
 def test_predictions_are_out_of_fold(first_run, run_config):
@@ -324,3 +329,88 @@ def test_available_policy_keeps_every_subject(base_config, write_config, tmp_pat
     assert (summary.n_subjects == n).all() and (summary.missing == "available").all()
     predictions = pd.read_csv(tmp_path / "available" / "predictions.csv")
     assert predictions.groupby("method").subject_id.nunique().eq(n).all()
+
+
+def test_comparison_csv_matches_a_direct_computation(first_run):
+    """The best fusion's row of comparison.csv, recomputed from predictions.csv: per fold,
+    macro-F1 of both sides on the subjects both scored, then the corrected resampled t-test
+    (Nadeau and Bengio 2003) written out by hand."""
+    from scipy import stats
+    from sklearn.metrics import f1_score
+
+    run_dir, outcome = first_run
+    comparison = pd.read_csv(run_dir / "comparison.csv")
+    best = comparison[comparison.comparison == "best fusion"].iloc[0]
+    summary = pd.read_csv(run_dir / "summary.csv")
+    multi = summary[summary.scenario.str.contains("+", regex=False)]
+    single = summary[~summary.scenario.str.contains("+", regex=False)]
+    top = multi.loc[multi.f1_macro_mean.idxmax()]
+    assert best.fusion == f"{top.scenario} x {top.method}"
+    top_single = single.loc[single.f1_macro_mean.idxmax()]
+    assert best.single == f"{top_single.scenario} x {top_single.method}"
+
+    predictions = pd.read_csv(run_dir / "predictions.csv")
+    cv = predictions[predictions.split == "cv"]
+
+    def side(label):
+        scenario, method = label.split(" x ")
+        return cv[(cv.scenario == scenario) & (cv.method == method)]
+
+    a, b = side(best.fusion), side(best.single)
+    diffs = []
+    for fold in sorted(a.fold.unique()):
+        fa, fb = a[a.fold == fold], b[b.fold == fold]
+        shared = set(fa.subject_id) & set(fb.subject_id)
+        fa, fb = fa[fa.subject_id.isin(shared)], fb[fb.subject_id.isin(shared)]
+        labels = sorted(set(fa.y_true))
+        f1a = f1_score(fa.y_true, fa.y_pred, labels=labels, average="macro", zero_division=0)
+        f1b = f1_score(fb.y_true, fb.y_pred, labels=labels, average="macro", zero_division=0)
+        diffs.append(f1a - f1b)
+    d = np.array(diffs)
+    k = outcome.state.config.evaluation.cv_folds
+    se = np.sqrt((1 / len(d) + 1 / (k - 1)) * d.var(ddof=1))
+    t = stats.t.ppf(0.975, len(d) - 1)
+    assert best.difference == pytest.approx(d.mean(), abs=1e-6)
+    assert best.ci_low == pytest.approx(d.mean() - t * se, abs=1e-6)
+    assert best.ci_high == pytest.approx(d.mean() + t * se, abs=1e-6)
+    p = 2 * stats.t.sf(abs(d.mean() / se), len(d) - 1)
+    assert best.p_corrected_t == pytest.approx(p, abs=1e-6)
+    assert best.boot_low <= best.difference <= best.boot_high or best.difference == 0
+
+
+def test_intervals_fold_t_interval_and_bootstrap(first_run):
+    from scipy import stats
+    from sklearn.metrics import f1_score
+
+    from fusionkit.experiment.comparison import bootstrap_interval
+
+    run_dir, _ = first_run
+    intervals = pd.read_csv(run_dir / "intervals.csv")
+    results = pd.read_csv(run_dir / "results.csv")
+    row = intervals[(intervals.scenario == "ehr+snp") & (intervals.method == "fl")]
+    row = row[row.split == "cv"].iloc[0]
+    values = results[
+        (results.scenario == "ehr+snp")
+        & (results.method == "fl")
+        & (results.split == "cv")
+        & (results.metric == "f1_macro")
+    ].value
+    half = stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
+    assert row.fold_low == pytest.approx(values.mean() - half, abs=1e-6)
+    assert row.fold_high == pytest.approx(values.mean() + half, abs=1e-6)
+    assert row.boot_low < row.pooled < row.boot_high
+    # the vectorised bootstrap statistic agrees with scikit-learn resample by resample
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 80)
+    proba = rng.dirichlet([1, 1, 1], 80)
+    proba[np.arange(80), y] += 0.4
+    ours = bootstrap_interval(y, [proba], 3, "f1_macro", seed=5, resamples=300)
+    theirs = stats.bootstrap(
+        (np.arange(80),),
+        lambda i: f1_score(y[i], proba[i].argmax(1), average="macro"),
+        n_resamples=300,
+        vectorized=False,
+        method="percentile",
+        random_state=np.random.default_rng(5),
+    ).confidence_interval
+    assert ours == pytest.approx((theirs.low, theirs.high), abs=1e-9)

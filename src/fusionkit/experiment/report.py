@@ -1,19 +1,16 @@
-"""The run report: summary table, plots and a paired test, as Markdown and HTML.
+"""The run report, answer first, as Markdown and as one self-contained HTML page.
 
-Plots (``figures/``): a grouped bar chart of the headline metric (macro-F1 when measured) per
-scenario and method with fold standard deviations; confusion matrices of the three best
-scenario x method pairs from out-of-fold predictions; one-vs-rest ROC curves of the best pair.
-
-Paired test: the best multi-modality pair against the best single-modality pair, fold by fold,
-with the corrected resampled t-test (Nadeau & Bengio 2003), which widens the variance for the
-overlap of training sets across folds, and the Wilcoxon signed-rank test. Under
-``missing: complete_case`` the two scenarios may score different subjects of a fold; the report
-says so.
+At the top, the verdict: the best fusion against the best single modality with the difference,
+its 95 % interval and p-values (`fusionkit.experiment.comparison`), and a forest plot of every
+scenario x method with its intervals. Then each fusion strategy's comparison, the summary table,
+subjects and classes per scenario, per-class scores, row-normalised confusion matrices, ROC
+curves and calibration of the best fusion and the best single modality (`report_plots`), and
+the robustness, nested-choice, modality-weight and contribution sections when configured.
+``report.html`` is ``report.md`` rendered (Python-Markdown), figures embedded.
 """
 
 from __future__ import annotations
 
-import html
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +20,6 @@ from fusionkit.config import scenario_name
 from fusionkit.experiment.cells import robustness_notes
 from fusionkit.experiment.metrics import headline_metric
 from fusionkit.experiment.records import CellResult
-from fusionkit.experiment.stats import corrected_difference
 
 RELATIVE = (
     "Relative robustness (`robustness_summary.csv`): the mean score over each perturbation's "
@@ -46,152 +42,156 @@ def _headline(state) -> str:
     return headline_metric(state.config.evaluation.metrics)
 
 
-def _fold_values(payloads, scenario: str, method: str, metric: str) -> dict[tuple, float]:
-    return {
-        (p.repeat, p.fold): p.metrics.get(metric)
-        for p in payloads
-        if p.split == "cv"
-        and scenario_name(p.scenario) == scenario
-        and p.method == method
-        and p.metrics.get(metric) is not None
-    }
+def _pairs(summary: pd.DataFrame, comparison: pd.DataFrame) -> tuple[str | None, str | None]:
+    """(best fusion, best single modality) as "scenario x method", from the comparison."""
+    best = comparison[comparison.comparison == "best fusion"] if len(comparison) else comparison
+    if len(best):
+        return str(best.fusion.iloc[0]), str(best.single.iloc[0])
+    return None, None
 
 
-def paired_test(state, summary: pd.DataFrame, payloads: list[CellResult]) -> dict | None:
-    """Best fusion vs best single modality on the headline metric, over shared folds."""
-    from scipy import stats
+def _chance(state) -> float:
+    """Mean over folds of the headline metric of guessing with the training frequencies."""
+    from fusionkit.experiment.contribution import chance_score
 
     metric = _headline(state)
-    column = f"{metric}_mean"
-    if summary.empty or column not in summary:
+    values = [
+        chance_score(state.cohort, fold, {state.cohort.ids[p] for p in fold.test}, metric)
+        for fold in state.folds
+    ]
+    return float(np.mean(values)) if values else float("nan")
+
+
+def verdict(comparison: pd.DataFrame) -> str | None:
+    """The answer in one sentence: best fusion vs best single modality, with CI and p."""
+    best = comparison[comparison.comparison == "best fusion"] if len(comparison) else comparison
+    if best.empty:
         return None
-    n_mod = summary.scenario.str.count(r"\+") + 1
-    fusion, single = summary[n_mod > 1], summary[n_mod == 1]
-    if fusion.empty or single.empty or fusion[column].isna().all() or single[column].isna().all():
+    r = best.iloc[0]
+    if not np.isfinite(r.difference):
         return None
-    best_f = fusion.loc[fusion[column].idxmax()]
-    best_s = single.loc[single[column].idxmax()]
-    a = _fold_values(payloads, best_f.scenario, best_f.method, metric)
-    b = _fold_values(payloads, best_s.scenario, best_s.method, metric)
-    shared = sorted(set(a) & set(b))
-    if len(shared) < 2:
-        return None
-    d = np.array([a[k] - b[k] for k in shared])
-    diff = corrected_difference(
-        np.array([a[k] for k in shared]),
-        np.array([b[k] for k in shared]),
-        state.config.evaluation.cv_folds,
+    significant = np.isfinite(r.p_corrected_t) and r.p_corrected_t < 0.05 and r.ci_low > 0
+    if r.difference <= 0:
+        outcome, tail = "does not beat", "fusion does not help here"
+    elif significant:
+        outcome, tail = "beats", "significant at the 5 % level"
+    else:
+        outcome, tail = "scores above", "not significant at the 5 % level"
+    return (
+        f"**{r.fusion}** ({r.metric} {r.fusion_mean:.3f}) {outcome} the best single modality, "
+        f"**{r.single}** ({r.single_mean:.3f}): difference {r.difference:+.3f}, 95 % CI "
+        f"{r.ci_low:+.3f} to {r.ci_high:+.3f} (corrected resampled t-test p = "
+        f"{r.p_corrected_t:.2g}; Wilcoxon p = {r.p_wilcoxon:.2g}; {int(r.folds)} folds, "
+        f"{int(r.shared_subjects)} subjects scored by both): {tail}."
     )
-    p_t = diff.p
-    try:
-        p_w = float(stats.wilcoxon(d).pvalue)
-    except ValueError:
-        p_w = float("nan")
-    return {
-        "metric": metric,
-        "fusion": f"{best_f.scenario} x {best_f.method}",
-        "single": f"{best_s.scenario} x {best_s.method}",
-        "fusion_mean": float(best_f[column]),
-        "single_mean": float(best_s[column]),
-        "mean_difference": float(d.mean()),
-        "folds": len(d),
-        "ci_low": diff.low,
-        "ci_high": diff.high,
-        "p_corrected_t": p_t,
-        "p_wilcoxon": p_w,
-    }
 
 
-def _plots(state, summary: pd.DataFrame, payloads: list[CellResult], folder: Path) -> list[str]:
-    import matplotlib
+def _comparison_table(comparison: pd.DataFrame) -> pd.DataFrame:
+    rows = comparison[comparison.comparison != "best fusion"]
+    external = rows.external_difference.notna().any()
+    out = pd.DataFrame(
+        {
+            "fusion": rows.fusion,
+            "score": [f"{v:.3f}" for v in rows.fusion_mean],
+            "vs best single": [f"{v:+.3f}" for v in rows.difference],
+            "95 % CI (folds)": [
+                f"{a:+.3f} to {b:+.3f}" for a, b in zip(rows.ci_low, rows.ci_high, strict=True)
+            ],
+            "95 % CI (bootstrap)": [
+                f"{a:+.3f} to {b:+.3f}" for a, b in zip(rows.boot_low, rows.boot_high, strict=True)
+            ],
+            "p (t, corrected)": [f"{v:.2g}" for v in rows.p_corrected_t],
+            "p (Wilcoxon)": [f"{v:.2g}" for v in rows.p_wilcoxon],
+            "subjects": rows.shared_subjects.astype(int),
+        }
+    )
+    if external:
+        out["external"] = [
+            "" if pd.isna(d) else f"{d:+.3f} ({a:+.3f} to {b:+.3f})"
+            for d, a, b in zip(
+                rows.external_difference, rows.external_low, rows.external_high, strict=True
+            )
+        ]
+    return out
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from sklearn.metrics import ConfusionMatrixDisplay, RocCurveDisplay
+
+def _plots(
+    state,
+    summary: pd.DataFrame,
+    payloads: list[CellResult],
+    intervals: pd.DataFrame,
+    comparison: pd.DataFrame,
+    folder: Path,
+) -> dict[str, object]:
+    """The report's figures (`report_plots`); returns what each wrote (Brier scores for
+    ``calibration.png``)."""
+    from fusionkit.experiment import report_plots
 
     folder.mkdir(parents=True, exist_ok=True)
     metric = _headline(state)
-    written = []
+    written: dict[str, object] = {}
     if summary.empty:
         return written
-    scenarios = list(dict.fromkeys(summary.scenario))
-    methods = list(dict.fromkeys(summary.method))
-    width = 0.8 / max(len(methods), 1)
-    fig, ax = plt.subplots(figsize=(max(9, 1.5 * len(scenarios) + 2), 4.5))
-    for i, method in enumerate(methods):
-        part = summary[summary.method == method].set_index("scenario").reindex(scenarios)
-        x = np.arange(len(scenarios)) + (i - (len(methods) - 1) / 2) * width
-        ax.bar(
-            x, part[f"{metric}_mean"], width, yerr=part[f"{metric}_std"], label=method, capsize=2
-        )
-    ax.set_xticks(np.arange(len(scenarios)), scenarios, rotation=20)
-    ax.set_ylabel(f"{metric} (mean ± sd over folds)")
-    ax.set_ylim(0, 1)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    fig.tight_layout()
-    fig.savefig(folder / "scores.png", dpi=110)
-    plt.close(fig)
-    written.append("scores.png")
-
+    fusion, single = _pairs(summary, comparison)
+    if report_plots.forest_plot(intervals, single, fusion, _chance(state), folder / "forest.png"):
+        written["forest.png"] = True
     classes = state.cohort.classes
-    top = summary.sort_values(f"{metric}_mean", ascending=False).head(3)
+    top = summary.dropna(subset=[f"{metric}_mean"])
+    top = top.sort_values(f"{metric}_mean", ascending=False).head(3)
     if len(top):
-        fig, axes = plt.subplots(1, len(top), figsize=(4.2 * len(top), 4))
-        for ax, (_, row) in zip(np.atleast_1d(axes), top.iterrows(), strict=True):
-            y, proba = _oof(payloads, row.scenario, row.method)
-            ConfusionMatrixDisplay.from_predictions(
-                y,
-                proba.argmax(1),
-                labels=range(len(classes)),
-                display_labels=classes,
-                ax=ax,
-                colorbar=False,
-            )
-            ax.set_title(f"{row.scenario} x {row.method}", fontsize=9)
-        fig.tight_layout()
-        fig.savefig(folder / "confusion.png", dpi=110)
-        plt.close(fig)
-        written.append("confusion.png")
-        best = top.iloc[0]
-        y, proba = _oof(payloads, best.scenario, best.method)
-        fig, ax = plt.subplots(figsize=(5, 4.5))
-        for c, name in enumerate(classes):
-            if 0 < np.sum(y == c) < len(y):
-                RocCurveDisplay.from_predictions(y == c, proba[:, c], name=name, ax=ax)
-        ax.set_title(f"ROC (one vs rest): {best.scenario} x {best.method}", fontsize=9)
-        fig.tight_layout()
-        fig.savefig(folder / "roc.png", dpi=110)
-        plt.close(fig)
-        written.append("roc.png")
-        curves = [
-            p
-            for p in payloads
-            if p.history is not None
-            and p.history.train_loss
-            and p.method == best.method
-            and scenario_name(p.scenario) == best.scenario
+        models = [
+            (f"{row.scenario} x {row.method}", *_oof(payloads, row.scenario, row.method))
+            for _, row in top.iterrows()
         ]
-        if curves:
-            history = curves[0].history
-            fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.6))
-            epochs = np.arange(1, len(history.train_loss) + 1)
-            left.plot(epochs, history.train_loss, label="training")
-            if history.val_loss:
-                left.plot(epochs, history.val_loss, label="validation")
-                right.plot(epochs, history.val_accuracy, color="tab:green")
-                for ax in (left, right):
-                    ax.axvline(history.best_epoch + 1, color="grey", linestyle=":")
-            left.set(xlabel="epoch", ylabel="loss", title="loss")
-            right.set(
-                xlabel="epoch", ylabel="accuracy", title="validation accuracy", ylim=(0, 1.05)
-            )
-            left.legend()
-            fig.suptitle(f"{curves[0].id} (dotted: the kept epoch)", fontsize=9)
-            fig.tight_layout()
-            fig.savefig(folder / "training.png", dpi=110)
-            plt.close(fig)
-            written.append("training.png")
+        report_plots.confusion_plot(models, classes, folder / "confusion.png")
+        written["confusion.png"] = True
+    pairs = [label for label in (fusion, single) if label]
+    if not pairs and len(top):
+        pairs = [f"{top.iloc[0].scenario} x {top.iloc[0].method}"]
+    models = [(label, *_oof(payloads, *label.split(" x ", 1))) for label in pairs]
+    models = [m for m in models if len(m[1])]
+    if models:
+        if report_plots.roc_plot(models, classes, folder / "roc.png"):
+            written["roc.png"] = True
+        written["calibration.png"] = report_plots.calibration_plot(
+            models, len(classes), folder / "calibration.png"
+        )
+    best = top.iloc[0] if len(top) else None
+    curves = [
+        p
+        for p in payloads
+        if best is not None
+        and p.history is not None
+        and p.history.train_loss
+        and p.method == best.method
+        and scenario_name(p.scenario) == best.scenario
+    ]
+    if curves:
+        _training_plot(curves[0], folder / "training.png")
+        written["training.png"] = True
     return written
+
+
+def _training_plot(cell: CellResult, path: Path) -> None:
+    from fusionkit.experiment.report_plots import _pyplot
+
+    plt = _pyplot()
+    history = cell.history
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.6))
+    epochs = np.arange(1, len(history.train_loss) + 1)
+    left.plot(epochs, history.train_loss, label="training")
+    if history.val_loss:
+        left.plot(epochs, history.val_loss, label="validation")
+        right.plot(epochs, history.val_accuracy, color="tab:green")
+        for ax in (left, right):
+            ax.axvline(history.best_epoch + 1, color="grey", linestyle=":")
+    left.set(xlabel="epoch", ylabel="loss", title="loss")
+    right.set(xlabel="epoch", ylabel="accuracy", title="validation accuracy", ylim=(0, 1.05))
+    left.legend()
+    fig.suptitle(f"{cell.id} (dotted: the kept epoch)", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def _oof(payloads, scenario: str, method: str) -> tuple[np.ndarray, np.ndarray]:
@@ -219,6 +219,11 @@ def _table(state, summary: pd.DataFrame) -> pd.DataFrame:
     out = summary.reindex(columns=["scenario", "method", "n_subjects"]).copy()
     if summary.empty:
         return out
+    fusions = {m.label for m in state.config.methods if m.component.kind == "fusion"}
+    out["method"] = [
+        f"{m} †" if m in fusions and "+" not in s else m
+        for s, m in zip(out.scenario, out.method, strict=True)
+    ]
     if summary.folds_failed.sum() or summary.external_failed.fillna(0).sum():
         out["folds ok"] = [
             f"{ok} of {ok + bad}" + (" (external failed)" if ext else "")
@@ -438,6 +443,88 @@ def _markdown(frame: pd.DataFrame) -> str:
     return "\n".join([header, rule, *rows])
 
 
+def _subjects_table(state) -> pd.DataFrame:
+    """Subjects and class counts per scenario under the missing-modality policy."""
+    cohort, policy = state.cohort, state.config.evaluation.missing
+    rows = []
+    for scenario in state.plan.scenarios:
+        have = cohort.available[list(scenario)].to_numpy()
+        keep = have.all(axis=1) if policy == "complete_case" else have.any(axis=1)
+        counts = np.bincount(cohort.y[keep], minlength=len(cohort.classes))
+        row = {"scenario": scenario_name(scenario), "subjects": int(keep.sum())}
+        if len(scenario) > 1:
+            row["with every modality"] = int(have.all(axis=1).sum())
+        rows.append({**row, **dict(zip(cohort.classes, counts.tolist(), strict=True))})
+    frame = pd.DataFrame(rows)
+    if "with every modality" in frame:
+        frame["with every modality"] = [
+            "" if pd.isna(v) else str(int(v)) for v in frame["with every modality"]
+        ]
+    return frame
+
+
+def _per_class_table(state, payloads, labels: list[str]) -> pd.DataFrame:
+    """Per-class precision, recall and F1 (mean over folds) of the given scenario x method."""
+    classes = state.cohort.classes
+    rows = []
+    for label in labels:
+        scenario, method = label.split(" x ", 1)
+        cells = [
+            p
+            for p in payloads
+            if p.split == "cv" and p.method == method and scenario_name(p.scenario) == scenario
+        ]
+        for c, name in enumerate(classes):
+            values = [p.per_class.get(str(c)) for p in cells if p.per_class.get(str(c))]
+            if not values:
+                continue
+            row = {"model": label, "class": name}
+            for metric in ("precision", "recall", "f1", "support"):
+                v = np.mean([m[metric] for m in values])
+                row[metric] = f"{v:.1f}" if metric == "support" else f"{v:.3f}"
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _html(text: str, run_dir: Path) -> str:
+    """report.md as one self-contained HTML page: Markdown rendered, figures embedded."""
+    import base64
+    import re
+
+    import markdown
+
+    body = markdown.markdown(text, extensions=["tables"])
+
+    def embed(match: re.Match) -> str:
+        path = run_dir / match.group(1)
+        if not path.is_file():
+            return match.group(0)
+        data = base64.b64encode(path.read_bytes()).decode()
+        return f'src="data:image/png;base64,{data}"'
+
+    body = re.sub(r'src="(figures/[^"]+\.png)"', embed, body)
+    body = body.replace("<table>", "<div class='wide'><table>").replace(
+        "</table>", "</table></div>"
+    )
+    style = (
+        "body{font-family:system-ui,sans-serif;max-width:1100px;margin:auto;padding:0 16px;"
+        "line-height:1.45}div.wide{overflow-x:auto}table{border-collapse:collapse;"
+        "font-size:13px}td,th{padding:3px 8px;border-bottom:1px solid #ddd;white-space:nowrap;"
+        "text-align:left}img{max-width:100%}h2{border-bottom:1px solid #ccc;margin-top:1.6em}"
+        ".verdict{font-size:17px;background:#f4f7fb;padding:10px 14px;border-left:4px solid"
+        " #1f77b4}"
+    )
+    body = body.replace(
+        "<p><strong>Answer:</strong>", "<p class='verdict'><strong>Answer:</strong>"
+    )
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<title>fusionkit report</title><style>{style}</style></head><body>\n{body}\n"
+        "</body></html>\n"
+    )
+
+
 def write_report(
     state,
     run_dir: Path,
@@ -450,13 +537,23 @@ def write_report(
     relative: pd.DataFrame | None = None,
     weights: pd.DataFrame | None = None,
     choices: pd.DataFrame | None = None,
+    intervals: pd.DataFrame | None = None,
+    comparison: pd.DataFrame | None = None,
 ) -> None:
-    """report.md and report.html (with figures/) of the finished cells; failed cells listed."""
+    """report.md and report.html (one file, figures embedded) of the finished cells, the
+    answer first; failed cells listed."""
     from fusionkit.experiment.store import write_atomic
 
     failures = failures or {}
-    figures = _plots(state, summary, payloads, run_dir / "figures") if payloads else []
-    test = paired_test(state, summary, payloads)
+    intervals = intervals if intervals is not None else pd.DataFrame()
+    comparison = comparison if comparison is not None else pd.DataFrame()
+    figures = (
+        _plots(state, summary, payloads, intervals, comparison, run_dir / "figures")
+        if payloads
+        else {}
+    )
+    metric = _headline(state)
+    fusion, single = _pairs(summary, comparison)
     table = _table(state, summary)
     ev = state.config.evaluation
     kinds = [s.type for s in ev.robustness]  # the config's order of perturbations
@@ -471,67 +568,106 @@ def write_report(
         + (f"; external test cohort: {len(state.external.ids)} subjects" if state.external else "")
         + "."
     )
-    lines = [
-        f"# fusionkit report: {state.config.name}",
-        "",
-        facts,
-        "",
-        *(
-            [
-                f"**{len(failures)} cells or encoders failed**; the tables cover the rest "
-                "(see Failed)."
-            ]
-            if failures
-            else []
-        ),
-        "",
+    lines = [f"# fusionkit report: {state.config.name}", "", facts, ""]
+    if failures:
+        lines += [
+            f"**{len(failures)} cells or encoders failed**; the tables cover the rest "
+            "(see Failed).",
+            "",
+        ]
+    answer = verdict(comparison)
+    lines += ["## The answer", ""]
+    lines += [f"**Answer:** {answer}" if answer else "No fusion and single modality to compare."]
+    lines += [""]
+    if "forest.png" in figures:
+        lines += [
+            f"Every scenario x method, best at the top: the cross-validated {metric} with its "
+            "95 % interval over folds (thick) and from a subject bootstrap of the pooled "
+            "out-of-fold predictions (thin), the best single modality (dashed) and chance "
+            "(dotted); the winner in red. Intervals: `intervals.csv`.",
+            "",
+            "![Every scenario x method](figures/forest.png)",
+            "",
+        ]
+    per_method = comparison[comparison.comparison != "best fusion"] if len(comparison) else None
+    if per_method is not None and len(per_method):
+        lines += [
+            "## Each fusion strategy vs the best single modality",
+            "",
+            f"Each method's best multi-modality scenario against {single}, on the test "
+            "subjects both scored, fold by fold (corrected resampled t-test, Nadeau and Bengio "
+            "2003; Wilcoxon signed-rank) and by a paired subject bootstrap: `comparison.csv`.",
+            "",
+            _markdown(_comparison_table(comparison)),
+            "",
+        ]
+    lines += [
         "## Summary (mean ± sd over folds; ext. = external test set)",
         "",
         _markdown(table) if len(table) else "No cell finished: see the failures below.",
         "",
     ]
-    if test:
+    if len(table) and table.method.str.endswith(" †").any():
         lines += [
-            "## Best fusion vs best single modality",
-            "",
-            f"On {test['metric']}, {test['fusion']} ({test['fusion_mean']:.3f}) vs "
-            f"{test['single']} ({test['single_mean']:.3f}): mean fold difference "
-            f"{test['mean_difference']:+.3f} (95 % CI {test['ci_low']:+.3f} to "
-            f"{test['ci_high']:+.3f}) over {test['folds']} folds; corrected resampled "
-            f"t-test p = {test['p_corrected_t']:.3g}, Wilcoxon signed-rank p = "
-            f"{test['p_wilcoxon']:.3g}.",
+            "† a fusion strategy on a single modality: nothing is fused; it is that "
+            "modality's own model through the strategy's classifier or head.",
             "",
         ]
-        if ev.missing == "complete_case":
-            lines += [
-                "Under `complete_case`, each scenario scores the fold's subjects having all "
-                "of its modalities, so the two may be scored on different subjects.",
-                "",
-            ]
+    lines += [
+        f"## Subjects per scenario (`missing: {ev.missing}`)",
+        "",
+        _markdown(_subjects_table(state)),
+        "",
+    ]
+    labels = [label for label in (fusion, single) if label]
+    if labels:
+        lines += [
+            "## Per class (mean over folds)",
+            "",
+            _markdown(_per_class_table(state, payloads, labels)),
+            "",
+            "Every class of every scenario x method: `per_class.csv`.",
+            "",
+        ]
+    for name, title in (
+        ("confusion.png", "Confusion matrices (row-normalised, out of fold)"),
+        ("roc.png", "ROC curves: best fusion and best single modality"),
+    ):
+        if name in figures:
+            lines += [f"## {title}", "", f"![{title}](figures/{name})", ""]
+    if "calibration.png" in figures:
+        brier = "; ".join(f"{k}: {v:.3f}" for k, v in figures["calibration.png"].items())
+        lines += [
+            "## Calibration",
+            "",
+            "How often the predicted class is right against the confidence given to it "
+            f"(out of fold). Multi-class Brier score, lower is better: {brier}.",
+            "",
+            "![Calibration](figures/calibration.png)",
+            "",
+        ]
+    if ev.missing == "complete_case":
+        lines += [
+            "Under `complete_case` each scenario scores the fold's subjects having all of its "
+            "modalities; comparisons re-score both sides on the subjects they share.",
+            "",
+        ]
     robustness_figures = []
     if robustness is not None and not robustness.empty:
-        table = _robustness_table(robustness, _headline(state), kinds)
-        robustness_figures = _robustness_plots(
-            robustness, summary, _headline(state), run_dir / "figures"
-        )
+        robustness_figures = _robustness_plots(robustness, summary, metric, run_dir / "figures")
         lines += [
             "## Robustness (test-time perturbations)",
             "",
-            f"Mean {_headline(state)} over cross-validation folds of the kept models, with test "
+            f"Mean {metric} over cross-validation folds of the kept models, with test "
             "inputs perturbed (nothing refitted); `none` is the plain result.",
             "",
-            _markdown(table),
+            _markdown(_robustness_table(robustness, metric, kinds)),
             "",
             *[f"- {note}" for note in robustness_notes(state)],
             "",
         ]
         if relative is not None and not relative.empty:
-            lines += [
-                RELATIVE,
-                "",
-                _markdown(_relative_table(relative, kinds)),
-                "",
-            ]
+            lines += [RELATIVE, "", _markdown(_relative_table(relative, kinds)), ""]
         for name in robustness_figures:
             title = f"Robustness curve: {name.removeprefix('robustness_').removesuffix('.png')}"
             lines += [f"![{title}](figures/{name})", ""]
@@ -545,52 +681,37 @@ def write_report(
             "",
         ]
     if weights is not None and not _weights_table(weights).empty:
-        lines += [
-            "## Modality weights",
-            "",
-            WEIGHTS,
-            "",
-            _markdown(_weights_table(weights)),
-            "",
-        ]
+        lines += ["## Modality weights", "", WEIGHTS, "", _markdown(_weights_table(weights)), ""]
     has = set(contribution.measure) if contribution is not None else set()
     if "shapley" in has:
-        table = _contribution_table(contribution)
-        if _contribution_plot(table, run_dir / "figures"):
-            figures.append("contribution.png")
-        metric = contribution.metric.iloc[0]
+        shapley = _contribution_table(contribution)
+        plotted = _contribution_plot(shapley, run_dir / "figures")
         lines += [
             "## Modality contribution (Shapley values)",
             "",
-            f"Each modality's average marginal gain in {metric} over all orders of adding "
-            "modalities, per method, from the cells of every modality subset scored on the "
-            "test subjects they share (mean ± sd over folds; the values of a fold sum to the "
-            "full scenario's score minus the score of random guessing).",
+            f"Each modality's average marginal gain in {contribution.metric.iloc[0]} over all "
+            "orders of adding modalities, per method, from the cells of every modality subset "
+            "scored on the test subjects they share (mean ± sd over folds; the values of a fold "
+            "sum to the full scenario's score minus the score of random guessing).",
             "",
-            _markdown(table),
+            _markdown(shapley),
             "",
+            *(["![Modality contribution](figures/contribution.png)", ""] if plotted else []),
         ]
     if "permutation" in has:
-        metric = contribution.metric.iloc[0]
         if "shapley" not in has:
             lines += ["## Modality contribution (permutation)", ""]
         lines += [
-            f"Permutation: the drop in {metric} of the full scenario's kept models when one "
-            "modality is shuffled across the test subjects (mean over seeded repeats; mean "
-            "± sd over folds).",
+            f"Permutation: the drop in {contribution.metric.iloc[0]} of the full scenario's kept "
+            "models when one modality is shuffled across the test subjects (mean over seeded "
+            "repeats; mean ± sd over folds).",
             "",
             _markdown(_contribution_table(contribution, "permutation")),
             "",
         ]
-    for name, title in (
-        ("contribution.png", "Modality contribution"),
-        ("scores.png", "Scores per scenario"),
-        ("confusion.png", "Confusion matrices (out of fold)"),
-        ("roc.png", "ROC curves"),
-        ("training.png", "Training curves of the best method"),
-    ):
-        if name in figures:
-            lines += [f"## {title}", "", f"![{title}](figures/{name})", ""]
+    if "training.png" in figures:
+        title = "Training curves of the best method"
+        lines += [f"## {title}", "", f"![{title}](figures/training.png)", ""]
     if features:
         lines += ["## Named features", ""]
         for key, names in features.items():
@@ -607,72 +728,4 @@ def write_report(
         lines.append("")
     text = "\n".join(lines)
     write_atomic(run_dir / "report.md", text.encode())
-    body = [
-        f"<h1>fusionkit report: {html.escape(state.config.name)}</h1>",
-        f"<p>{html.escape(facts.replace('`', ''))}</p>",
-        (
-            f"<p style='color:#b00020'><b>{len(failures)} cells or encoders failed</b>; the "
-            "tables cover the rest (see Failed, below).</p>"
-            if failures
-            else ""
-        ),
-        "<h2>Summary</h2>",
-        table.to_html(index=False, border=0, classes="summary"),
-    ]
-    if test:
-        sentence = lines[lines.index("## Best fusion vs best single modality") + 2]
-        body.append(f"<h2>Best fusion vs best single modality</h2><p>{html.escape(sentence)}</p>")
-    for name in figures:
-        body.append(f'<p><img src="figures/{name}" alt="{name}" style="max-width:100%"></p>')
-    if "## Robustness (test-time perturbations)" in lines:
-        start = lines.index("## Robustness (test-time perturbations)")
-        body.append(
-            "<h2>Robustness (test-time perturbations)</h2>"
-            f"<p>{html.escape(lines[start + 2].replace('`', ''))}</p>"
-        )
-        table = _robustness_table(robustness, _headline(state), kinds)
-        body.append(f"<div class='wide'>{table.to_html(index=False, border=0)}</div>")
-        for note in robustness_notes(state):
-            body.append(f"<p style='color:#b00020'>{html.escape(note)}</p>")
-        if RELATIVE in lines:
-            body.append(f"<p>{html.escape(RELATIVE.replace('`', ''))}</p>")
-            body.append(_relative_table(relative, kinds).to_html(index=False, border=0))
-        for name in robustness_figures:
-            body.append(f'<p><img src="figures/{name}" alt="{name}" style="max-width:100%"></p>')
-    if "## Chosen by nested cross-validation" in lines:
-        sentence = html.escape(CHOICES.replace("`", ""))
-        body.append(f"<h2>Chosen by nested cross-validation</h2><p>{sentence}</p>")
-        body.append(_choices_table(choices).to_html(index=False, border=0))
-    if "## Modality weights" in lines:
-        body.append(f"<h2>Modality weights</h2><p>{html.escape(WEIGHTS.replace('`', ''))}</p>")
-        body.append(_weights_table(weights).to_html(index=False, border=0))
-    if "## Modality contribution (Shapley values)" in lines and "shapley" in has:
-        start = lines.index("## Modality contribution (Shapley values)")
-        body.append(
-            f"<h2>Modality contribution (Shapley values)</h2><p>{html.escape(lines[start + 2])}</p>"
-        )
-        body.append(_contribution_table(contribution).to_html(index=False, border=0))
-    if "permutation" in has:
-        sentence = next(line for line in lines if line.startswith("Permutation: the drop"))
-        if "shapley" not in has:
-            body.append("<h2>Modality contribution (permutation)</h2>")
-        body.append(f"<p>{html.escape(sentence)}</p>")
-        table = _contribution_table(contribution, "permutation")
-        body.append(table.to_html(index=False, border=0))
-    for heading in ("## Failed", "## Named features", "## Not run"):
-        if heading in lines:
-            start = lines.index(heading) + 2
-            items = []
-            for line in lines[start:]:
-                if not line.startswith("- "):
-                    break
-                items.append(f"<li>{html.escape(line[2:].replace('`', ''))}</li>")
-            body.append(f"<h2>{html.escape(heading[3:])}</h2><ul>{''.join(items)}</ul>")
-    page = (
-        "<!doctype html><html><head><meta charset='utf-8'><title>fusionkit report</title>"
-        "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}"
-        "div.wide{overflow-x:auto}table{border-collapse:collapse;font-size:13px}"
-        "td,th{padding:3px 8px;"
-        "border-bottom:1px solid #ddd}</style></head><body>" + "\n".join(body) + "</body></html>\n"
-    )
-    write_atomic(run_dir / "report.html", page.encode())
+    write_atomic(run_dir / "report.html", _html(text, run_dir).encode())

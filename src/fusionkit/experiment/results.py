@@ -17,6 +17,7 @@ import pandas as pd
 from fusionkit import __version__
 from fusionkit.config import scenario_name
 from fusionkit.experiment.cells import robustness_notes
+from fusionkit.experiment.comparison import comparison_frame, intervals_frame
 from fusionkit.experiment.metrics import headline_metric
 from fusionkit.experiment.records import CellResult
 from fusionkit.experiment.store import write_atomic, write_json
@@ -334,6 +335,10 @@ def write_outputs(outcome) -> dict[str, pd.DataFrame]:
     write_atomic(run_dir / "summary.csv", _csv(summary))
     write_atomic(run_dir / "predictions.csv", _csv(predictions))
     write_atomic(run_dir / "per_class.csv", _csv(per_class_frame(state, payloads)))
+    intervals = intervals_frame(state, payloads)
+    comparison = comparison_frame(state, summary, payloads)
+    write_atomic(run_dir / "intervals.csv", _csv(intervals))
+    write_atomic(run_dir / "comparison.csv", _csv(comparison))
     robustness = relative = None
     configured = {s.type for s in state.config.evaluation.robustness}
     if configured:
@@ -402,5 +407,12 @@ def write_outputs(outcome) -> dict[str, pd.DataFrame]:
         relative,
         weights,
         choices,
+        intervals,
+        comparison,
     )
-    return {"results": results, "summary": summary, "predictions": predictions}
+    return {
+        "results": results,
+        "summary": summary,
+        "predictions": predictions,
+        "comparison": comparison,
+    }

@@ -19,11 +19,20 @@ class FitContext:
 
     def derive(self, *parts: object) -> FitContext:
         """The same context with a seed derived from ``parts`` (stable across processes)."""
-        text = "/".join(str(p) for p in (self.seed, *parts))
-        seed = zlib.crc32(text.encode()) % (2**31)
         return FitContext(
-            seed, self.n_classes, self.threads, self.device, self.validation_fraction, self.stratify
+            derived_seed(self.seed, *parts),
+            self.n_classes,
+            self.threads,
+            self.device,
+            self.validation_fraction,
+            self.stratify,
         )
+
+
+def derived_seed(seed: int, *parts: object) -> int:
+    """A seed derived from ``seed`` and ``parts``, the same in every process and run."""
+    text = "/".join(str(p) for p in (seed, *parts))
+    return zlib.crc32(text.encode()) % (2**31)
 
 
 def resolve_device(device: str) -> str:

@@ -1,0 +1,296 @@
+"""How sure is each result: confidence intervals (``intervals.csv``) and paired comparisons of
+fusion with the best single modality (``comparison.csv``), on the headline metric.
+
+Intervals, per scenario x method:
+
+- ``fold_low``/``fold_high``: the t-interval of the mean over cross-validation folds (repeats
+  included), mean ± t(0.975, n - 1) sd / sqrt(n). The folds' training parts overlap, so this
+  interval is on the narrow side; the differences below correct for that.
+- ``boot_low``/``boot_high``: the percentile interval of the metric of the pooled out-of-fold
+  predictions (first repeat), over subjects resampled with replacement
+  (`scipy.stats.bootstrap`, seeded); on the external set, over its subjects.
+
+Comparisons: the best fusion (any multi-modality scenario x method) and, for each method, its
+best multi-modality scenario, against the best single-modality scenario x method. Always on
+the subjects both sides scored: fold by fold, both are re-scored on the test subjects they
+share (under ``missing: complete_case`` two scenarios can score different subjects), then the
+mean fold difference with the corrected resampled t-test's interval and p-value (Nadeau and
+Bengio 2003, `fusionkit.experiment.stats`) and the Wilcoxon signed-rank p-value; and a paired
+subject bootstrap of the pooled difference. On the external set: the difference with its
+paired bootstrap interval.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from fusionkit.config import scenario_name
+from fusionkit.experiment.metrics import compute_metrics, headline_metric
+from fusionkit.experiment.records import CellResult
+from fusionkit.experiment.stats import corrected_difference
+from fusionkit.training.context import derived_seed
+
+RESAMPLES = 1000
+COUNT_METRICS = {
+    "accuracy",
+    "balanced_accuracy",
+    "precision",
+    "recall",
+    "specificity",
+    "f1_macro",
+}
+
+
+def count_metric(y: np.ndarray, pred: np.ndarray, n_classes: int, metric: str) -> np.ndarray:
+    """``metric`` of each row of (B, n) true and predicted class arrays, from confusion counts,
+    with the definitions of `metrics.compute_metrics` (macro over the classes present in the
+    truth; specificity over all classes; a zero denominator counts 0)."""
+    y, pred = np.atleast_2d(y), np.atleast_2d(pred)
+    b, n, k = y.shape[0], y.shape[1], n_classes
+    codes = (np.arange(b)[:, None] * k * k + y * k + pred).ravel()
+    cm = np.bincount(codes, minlength=b * k * k).reshape(b, k, k).astype(float)
+    tp = np.diagonal(cm, axis1=1, axis2=2)
+    support, predicted = cm.sum(axis=2), cm.sum(axis=1)
+    present = support > 0
+
+    def ratio(num, den):
+        return np.divide(num, den, out=np.zeros_like(num), where=den > 0)
+
+    def over_present(values):
+        return (values * present).sum(axis=1) / np.maximum(present.sum(axis=1), 1)
+
+    if metric == "accuracy":
+        return tp.sum(axis=1) / max(n, 1)
+    if metric in ("balanced_accuracy", "recall"):
+        return over_present(ratio(tp, support))
+    if metric == "precision":
+        return over_present(ratio(tp, predicted))
+    if metric == "f1_macro":
+        return over_present(ratio(2 * tp, support + predicted))
+    if metric == "specificity":
+        fp, tn = predicted - tp, n - support - predicted + tp
+        return ratio(tn, tn + fp).mean(axis=1)
+    raise ValueError(f"{metric} is not computed from confusion counts")
+
+
+def _statistic(
+    y: np.ndarray, probas: list[np.ndarray], n_classes: int, metric: str
+) -> Callable[[np.ndarray], np.ndarray]:
+    """index resample(s) -> the metric of the first predictions minus that of the second (or
+    of the one)."""
+    if metric in COUNT_METRICS:
+        preds = [p.argmax(axis=1) for p in probas]
+
+        def vectorised(index, axis=-1):
+            index = np.atleast_2d(index)
+            values = [count_metric(y[index], p[index], n_classes, metric) for p in preds]
+            return values[0] - values[1] if len(values) == 2 else values[0]
+
+        return vectorised
+
+    def one(index, axis=-1):
+        index = np.atleast_2d(index)
+        out = []
+        for row in index:
+            values = [compute_metrics(y[row], p[row], n_classes)[0][metric] for p in probas]
+            out.append(values[0] - values[1] if len(values) == 2 else values[0])
+        return np.array(out)
+
+    return one
+
+
+def bootstrap_interval(
+    y: np.ndarray,
+    probas: list[np.ndarray],
+    n_classes: int,
+    metric: str,
+    seed: int,
+    resamples: int = RESAMPLES,
+) -> tuple[float, float]:
+    """95 % percentile interval of ``metric`` (or of the difference of two predictions' metric)
+    over subjects resampled with replacement; NaN with fewer than two subjects."""
+    from scipy.stats import bootstrap
+
+    if len(y) < 2:
+        return float("nan"), float("nan")
+    result = bootstrap(
+        (np.arange(len(y)),),
+        _statistic(np.asarray(y), probas, n_classes, metric),
+        n_resamples=resamples,
+        vectorized=True,
+        method="percentile",
+        random_state=np.random.default_rng(seed),
+    )
+    low, high = result.confidence_interval
+    return float(low), float(high)
+
+
+def _cells(payloads: list[CellResult]) -> dict[tuple, CellResult]:
+    return {(scenario_name(p.scenario), p.method, p.split, p.repeat, p.fold): p for p in payloads}
+
+
+def _pooled(cells: list[CellResult], keep: set[str] | None = None):
+    """(ids, y, proba) of the cells' predictions, optionally only the subjects in ``keep``."""
+    ids, ys, ps = [], [], []
+    for cell in cells:
+        for subject, y, p in zip(
+            cell.predictions.ids, cell.predictions.y_true, cell.predictions.proba, strict=True
+        ):
+            if keep is None or subject in keep:
+                ids.append(subject)
+                ys.append(y)
+                ps.append(p)
+    proba = np.array(ps, dtype=float).reshape(len(ys), -1)
+    return ids, np.array(ys, dtype=int), proba
+
+
+def intervals_frame(state, payloads: list[CellResult]) -> pd.DataFrame:
+    """One row per scenario x method x split (cv, external) of the headline metric."""
+    from scipy import stats
+
+    metric = headline_metric(state.config.evaluation.metrics)
+    n_classes = len(state.cohort.classes)
+    groups: dict[tuple, list[CellResult]] = {}
+    for p in payloads:
+        groups.setdefault((scenario_name(p.scenario), p.method, p.split), []).append(p)
+    rows = []
+    for (scenario, method, split), cells in groups.items():
+        values = np.array([c.metrics.get(metric, np.nan) for c in cells], dtype=float)
+        values = values[np.isfinite(values)]
+        first = [c for c in cells if c.repeat == 0]
+        _, y, proba = _pooled(first)
+        seed = derived_seed(state.config.seed, "bootstrap", scenario, method, split)
+        low, high = bootstrap_interval(y, [proba], n_classes, metric, seed)
+        row = {
+            "scenario": scenario,
+            "method": method,
+            "split": split,
+            "metric": metric,
+            "mean": values.mean() if len(values) else np.nan,
+            "fold_low": np.nan,
+            "fold_high": np.nan,
+            "folds": len(values),
+            "pooled": compute_metrics(y, proba, n_classes)[0][metric] if len(y) else np.nan,
+            "boot_low": low,
+            "boot_high": high,
+            "n_subjects": len(y),
+        }
+        if split == "cv" and len(values) > 1:
+            half = stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
+            row["fold_low"], row["fold_high"] = row["mean"] - half, row["mean"] + half
+        rows.append(row)
+    scenarios = [scenario_name(s) for s in state.plan.scenarios]
+    rows.sort(
+        key=lambda r: (
+            scenarios.index(r["scenario"]),
+            state.plan.methods.index(r["method"]),
+            r["split"] != "cv",
+        )
+    )
+    return pd.DataFrame(rows)
+
+
+def _paired(state, cells: dict, a: tuple[str, str], b: tuple[str, str], metric: str) -> dict:
+    """Fold-by-fold and bootstrap comparison of pair ``a`` against pair ``b`` on the subjects
+    both scored."""
+    from scipy import stats
+
+    n_classes = len(state.cohort.classes)
+    keys = sorted(
+        {(r, f) for (s, m, sp, r, f) in cells if (s, m) == a and sp == "cv"}
+        & {(r, f) for (s, m, sp, r, f) in cells if (s, m) == b and sp == "cv"}
+    )
+    fold_a, fold_b, first_a, first_b, shared_first = [], [], [], [], set()
+    for r, f in keys:
+        ca, cb = cells[(*a, "cv", r, f)], cells[(*b, "cv", r, f)]
+        shared = set(ca.predictions.ids) & set(cb.predictions.ids)
+        if not shared:
+            continue
+        for cell, out in ((ca, fold_a), (cb, fold_b)):
+            _, y, proba = _pooled([cell], shared)
+            out.append(compute_metrics(y, proba, n_classes)[0][metric])
+        if r == 0:
+            first_a.append(ca)
+            first_b.append(cb)
+            shared_first |= shared
+    fold_a, fold_b = np.array(fold_a, dtype=float), np.array(fold_b, dtype=float)
+    diff = corrected_difference(fold_a, fold_b, state.config.evaluation.cv_folds)
+    try:
+        p_wilcoxon = float(stats.wilcoxon(fold_a - fold_b).pvalue)
+    except ValueError:  # fewer than two folds, or all differences zero
+        p_wilcoxon = float("nan")
+    row = {
+        "metric": metric,
+        "fusion_mean": fold_a.mean() if len(fold_a) else np.nan,
+        "single_mean": fold_b.mean() if len(fold_b) else np.nan,
+        "difference": diff.mean,
+        "ci_low": diff.low,
+        "ci_high": diff.high,
+        "p_corrected_t": diff.p,
+        "p_wilcoxon": p_wilcoxon,
+        "folds": diff.folds,
+        "shared_subjects": len(shared_first),
+    }
+    seed = derived_seed(state.config.seed, "compare", *a, *b)
+    row["boot_low"], row["boot_high"] = _paired_bootstrap(
+        first_a, first_b, shared_first, n_classes, metric, seed
+    )
+    ext_a = [c for k, c in cells.items() if k[:3] == (*a, "external")]
+    ext_b = [c for k, c in cells.items() if k[:3] == (*b, "external")]
+    row["external_difference"] = row["external_low"] = row["external_high"] = np.nan
+    if ext_a and ext_b:
+        shared = set(ext_a[0].predictions.ids) & set(ext_b[0].predictions.ids)
+        _, y, pa = _pooled(ext_a, shared)
+        _, _, pb = _pooled(ext_b, shared)
+        if len(y):
+            row["external_difference"] = (
+                compute_metrics(y, pa, n_classes)[0][metric]
+                - compute_metrics(y, pb, n_classes)[0][metric]
+            )
+            row["external_low"], row["external_high"] = _paired_bootstrap(
+                ext_a, ext_b, shared, n_classes, metric, seed + 1
+            )
+    return row
+
+
+def _paired_bootstrap(cells_a, cells_b, shared, n_classes, metric, seed) -> tuple[float, float]:
+    ids_a, y, pa = _pooled(cells_a, shared)
+    ids_b, _, pb = _pooled(cells_b, shared)
+    position = {s: i for i, s in enumerate(ids_b)}
+    pb = pb[[position[s] for s in ids_a]] if len(ids_a) else pb
+    return bootstrap_interval(y, [pa, pb], n_classes, metric, seed)
+
+
+def comparison_frame(state, summary: pd.DataFrame, payloads: list[CellResult]) -> pd.DataFrame:
+    """Best fusion, and each method's best fusion, against the best single modality."""
+    metric = headline_metric(state.config.evaluation.metrics)
+    column = f"{metric}_mean"
+    columns = ["comparison", "fusion", "single"]
+    if summary.empty or column not in summary:
+        return pd.DataFrame(columns=columns)
+    scored = summary[summary[column].notna()]
+    n_mod = scored.scenario.str.count(r"\+") + 1
+    fusions, singles = scored[n_mod > 1], scored[n_mod == 1]
+    if fusions.empty or singles.empty:
+        return pd.DataFrame(columns=columns)
+    best_single = singles.loc[singles[column].idxmax()]
+    b = (best_single.scenario, best_single.method)
+    cells = _cells(payloads)
+    rows = []
+    best = fusions.loc[fusions[column].idxmax()]
+    per_method = fusions.loc[fusions.groupby("method", sort=False)[column].idxmax()]
+    for kind, frame in (("best fusion", best.to_frame().T), ("method's best fusion", per_method)):
+        for _, fused in frame.iterrows():
+            a = (fused.scenario, fused.method)
+            rows.append(
+                {
+                    "comparison": kind,
+                    "fusion": f"{a[0]} x {a[1]}",
+                    "single": f"{b[0]} x {b[1]}",
+                    **_paired(state, cells, a, b, metric),
+                }
+            )
+    return pd.DataFrame(rows)
