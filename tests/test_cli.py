@@ -83,3 +83,50 @@ def test_end_to_end_with_an_untrainable_encoder_is_skipped_with_the_reason(
     assert result.exit_code == 0, result.output
     text = " ".join(result.stdout.split())
     assert "trains encoders end to end; encoder 'raw' has no trainable network" in text
+
+
+def test_run_in_a_log_prints_progress_lines_the_answer_and_the_report(
+    cli, base_config, write_config, tmp_path
+):
+    """Output that is not a terminal (SLURM, nohup, CI) gets plain timestamped progress lines;
+    the run ends with the verdict and the report's path."""
+    import copy
+    import re
+
+    config = copy.deepcopy(base_config)
+    del config["data"]["external"]
+    del config["data"]["modalities"]["img"]
+    config["encoders"] = {"ehr": "raw", "snp": "raw"}
+    config["methods"] = ["logistic_regression", "feature_level"]
+    config["evaluation"] = {"cv_folds": 3}
+    out = tmp_path / "run"
+    result = cli("run", write_config(config), "--out", out)
+    assert result.exit_code == 0, result.output
+    assert re.search(r"^\[\d\d:\d\d:\d\d\] cells 18/18 \(100%\), elapsed", result.stdout, re.M)
+    assert "; last: " in result.stdout
+    assert re.search(r"^answer: ehr\+snp x \w+ \(f1_macro 0\.\d{3}\) ", result.stdout, re.M)
+    assert f"report: {out / 'report.html'}" in result.stdout
+
+
+def test_progress_lines_are_periodic_with_an_eta():
+    from rich.console import Console
+
+    from fusionkit.cli.progress import LineProgress
+
+    console = Console(record=True, width=200)
+    now = [0.0]
+    progress = LineProgress(console, every=30, clock=lambda: now[0])
+    progress("cells", 0, 10)
+    for done in range(1, 11):
+        now[0] += 10
+        progress("cells", done, 10, f"cell{done}")
+    lines = console.export_text().splitlines()
+    # the start, every 30 s, and the end
+    assert [line.split("] ")[1].split(",")[0] for line in lines] == [
+        "cells 0/10 (0%)",
+        "cells 3/10 (30%)",
+        "cells 6/10 (60%)",
+        "cells 9/10 (90%)",
+        "cells 10/10 (100%)",
+    ]
+    assert "ETA 0:01:10; last: cell3" in lines[1]  # 30 s for 3 cells, 7 to go

@@ -59,6 +59,21 @@ def print_best(console, summary_file: Path, top: int = 5) -> None:
         console.print(f"  {row.scenario} x {row.method}: {getattr(row, metric):.3f}{spread}")
 
 
+def print_answer(console, run_dir: Path) -> None:
+    """The report's verdict, and where the report is."""
+    import pandas as pd
+
+    from fusionkit.experiment.report import verdict
+
+    path = run_dir / "comparison.csv"
+    if path.is_file() and path.stat().st_size:
+        answer = verdict(pd.read_csv(path))
+        if answer:
+            console.print(f"answer: {answer.replace('**', '')}", highlight=False, soft_wrap=True)
+    if (run_dir / "report.html").is_file():
+        console.print(f"report: {run_dir / 'report.html'}", highlight=False, soft_wrap=True)
+
+
 @app.command("run")
 @handle_input_errors
 def run_command(
@@ -83,8 +98,8 @@ def run_command(
 ) -> None:
     """Run the experiment in CONFIG: every scenario x method x fold, then tables and report."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
+    from fusionkit.cli.progress import run_progress
     from fusionkit.config import load_config
     from fusionkit.experiment.planner import make_plan
     from fusionkit.experiment.runner import run_experiment
@@ -95,25 +110,12 @@ def run_command(
     if dry_run:
         return
     run_dir = cfg.run_dir(out)
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=False,
-    ) as progress:
-        bars: dict[str, int] = {}
-
-        def update(stage: str, done: int, total: int) -> None:
-            if stage not in bars:
-                bars[stage] = progress.add_task(stage, total=total)
-            progress.update(bars[stage], completed=done, total=total)
-
+    with run_progress(console) as (update, bar):
         try:
             outcome = run_experiment(cfg, run_dir, fresh=fresh, jobs=jobs, progress=update)
         except KeyboardInterrupt:
-            progress.stop()
+            if bar is not None:
+                bar.stop()
             err(f"interrupted: finished cells are kept in {run_dir}; run again to resume")
             raise typer.Exit(code=130) from None
     console.print(
@@ -127,14 +129,16 @@ def run_command(
         "summary.csv",
         "results.csv",
         "predictions.csv",
+        "comparison.csv",
+        "intervals.csv",
         "robustness.csv",
         "contribution.csv",
         "report.md",
-        "report.html",
         "manifest.json",
     ):
         if (run_dir / name).is_file():
-            console.print(f"  {run_dir / name}")
+            console.print(f"  {run_dir / name}", highlight=False, soft_wrap=True)
+    print_answer(console, run_dir)
     for note in outcome.notes:
         err(f"note: {note}")
     for cohort in (outcome.state.cohort, outcome.state.external):

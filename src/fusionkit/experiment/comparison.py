@@ -291,6 +291,8 @@ def comparison_frame(state, summary: pd.DataFrame, payloads: list[CellResult]) -
                     "fusion": f"{a[0]} x {a[1]}",
                     "single": f"{b[0]} x {b[1]}",
                     **_paired(state, cells, a, b, metric),
+                    "fusion_mean_own": float(fused[column]),
+                    "single_mean_own": float(best_single[column]),
                 }
             )
     return pd.DataFrame(rows)

@@ -77,9 +77,18 @@ def verdict(comparison: pd.DataFrame) -> str | None:
         outcome, tail = "beats", "significant at the 5 % level"
     else:
         outcome, tail = "scores above", "not significant at the 5 % level"
+    own = ""
+    if (
+        abs(r.single_mean - r.single_mean_own) > 5e-4
+        or abs(r.fusion_mean - r.fusion_mean_own) > 5e-4
+    ):
+        own = (
+            f" on the subjects both scored (on all of their own subjects: "
+            f"{r.fusion_mean_own:.3f} and {r.single_mean_own:.3f})"
+        )
     return (
         f"**{r.fusion}** ({r.metric} {r.fusion_mean:.3f}) {outcome} the best single modality, "
-        f"**{r.single}** ({r.single_mean:.3f}): difference {r.difference:+.3f}, 95 % CI "
+        f"**{r.single}** ({r.single_mean:.3f}){own}: difference {r.difference:+.3f}, 95 % CI "
         f"{r.ci_low:+.3f} to {r.ci_high:+.3f} (corrected resampled t-test p = "
         f"{r.p_corrected_t:.2g}; Wilcoxon p = {r.p_wilcoxon:.2g}; {int(r.folds)} folds, "
         f"{int(r.shared_subjects)} subjects scored by both): {tail}."
@@ -452,7 +461,7 @@ def _subjects_table(state) -> pd.DataFrame:
         keep = have.all(axis=1) if policy == "complete_case" else have.any(axis=1)
         counts = np.bincount(cohort.y[keep], minlength=len(cohort.classes))
         row = {"scenario": scenario_name(scenario), "subjects": int(keep.sum())}
-        if len(scenario) > 1:
+        if len(scenario) > 1 and policy != "complete_case":
             row["with every modality"] = int(have.all(axis=1).sum())
         rows.append({**row, **dict(zip(cohort.classes, counts.tolist(), strict=True))})
     frame = pd.DataFrame(rows)
@@ -474,8 +483,8 @@ def _per_class_table(state, payloads, labels: list[str]) -> pd.DataFrame:
             for p in payloads
             if p.split == "cv" and p.method == method and scenario_name(p.scenario) == scenario
         ]
-        for c, name in enumerate(classes):
-            values = [p.per_class.get(str(c)) for p in cells if p.per_class.get(str(c))]
+        for name in classes:
+            values = [p.per_class[name] for p in cells if name in p.per_class]
             if not values:
                 continue
             row = {"model": label, "class": name}

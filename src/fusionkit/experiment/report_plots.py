@@ -43,7 +43,7 @@ def forest_plot(
     labels = [f"{s} x {m}" for s, m in zip(cv.scenario, cv.method, strict=True)]
     fusion = cv.scenario.str.contains("+", regex=False).to_numpy()
     y = np.arange(len(cv))
-    fig, ax = plt.subplots(figsize=(9, 0.27 * len(cv) + 1.6))
+    fig, ax = plt.subplots(figsize=(9, 0.27 * len(cv) + 1.8))
     for i, row in cv.iterrows():
         colour = WINNER if labels[i] == winner else FUSION if fusion[i] else SINGLE
         ax.plot([row.fold_low, row.fold_high], [i, i], color=colour, lw=2.2, alpha=0.8)
@@ -67,9 +67,9 @@ def forest_plot(
     ax.set_xlabel(f"{metric} (cross-validated mean)")
     ax.set_ylim(-0.8, len(cv) - 0.4)
     ax.grid(axis="x", alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, frameon=False)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return True
 

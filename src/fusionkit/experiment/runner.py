@@ -43,7 +43,9 @@ from fusionkit.experiment.tasks import (
     run_ref,
 )
 
-Progress = Callable[[str, int, int], None]
+Progress = Callable[[str, int, int, str], None]
+"""``progress(stage, done, total, latest)``: stage ``encoders``, ``cells`` or ``robustness``;
+``latest`` names the task that just finished (empty at a stage's start)."""
 
 
 @dataclass
@@ -134,9 +136,9 @@ def _run(
     outcome.encoder_uses = sum(len(cell_tasks(state, c)) for c in todo)
     stale = [n for n, t in needed.items() if fresh or store.encoder_key(n) != task_key(state, t)]
 
-    def report(stage: str, count: int, total: int) -> None:
+    def report(stage: str, count: int, total: int, latest: str = "") -> None:
         if progress is not None:
-            progress(stage, count, total)
+            progress(stage, count, total, latest)
 
     # Cells wait only for their own encoders: each is submitted as soon as the last encoder
     # output it needs is kept, so on a pool or cluster cells run while other encoders train.
@@ -172,7 +174,7 @@ def _run(
         if not isinstance(out, Failure) and out.key != task_key(state, all_tasks[name]):
             out = _mismatch(out.key)
         counts["encoders"] += 1
-        report("encoders", counts["encoders"], len(stale))
+        report("encoders", counts["encoders"], len(stale), name)
         if isinstance(out, Failure):
             _stop_on_input_error(out)
             outcome.failures[f"encoder {name}"] = out
@@ -210,7 +212,7 @@ def _run(
                 if out.result is not None:
                     outcome.timings[f"cell:{name}"] = out.result.seconds
             counts["cells"] += 1
-            report("cells", counts["cells"], n_cells)
+            report("cells", counts["cells"], n_cells, name)
         _evaluate_variants(
             state, store, ref, keys, executor, outcome, embeddings, fitted_encoders, report
         )
@@ -302,7 +304,7 @@ def _evaluate_variants(
             outcome.evaluations += len(scored)
             cell_id = name.removesuffix("@robustness")
             outcome.failures.update({f"{cell_id}@{v}": f for v, f in failed.items()})
-        report("robustness", i + 1, len(tasks))
+        report("robustness", i + 1, len(tasks), name)
 
 
 def _mismatch(key: str) -> Failure:
