@@ -130,3 +130,48 @@ def test_progress_lines_are_periodic_with_an_eta():
         "cells 10/10 (100%)",
     ]
     assert "ETA 0:01:10; last: cell3" in lines[1]  # 30 s for 3 cells, 7 to go
+
+
+def test_init_writes_a_config_that_validates_and_runs(cli, tmp_path):
+    """demo-data -> init -> validate -> run: the three steps to a first result on a folder."""
+    import yaml
+
+    data = tmp_path / "study"
+    made = cli(
+        "demo-data", "adni-like", "--out", data, "--n-subjects", "45", "--n-external", "15",
+        "--image-shape", "8,8,8",
+    )  # fmt: skip
+    assert made.exit_code == 0, made.output
+    config = tmp_path / "study.yaml"
+    result = cli("init", data, "--out", config)
+    assert result.exit_code == 0, result.output
+    written = yaml.safe_load(config.read_text())
+    assert written["data"]["cohort"] == "cohort.csv"
+    assert written["data"]["label_column"] == "diagnosis"
+    kinds = {m: spec["kind"] for m, spec in written["data"]["modalities"].items()}
+    assert kinds == {"ehr": "table", "snp": "genotype", "images": "image"}
+    assert written["data"]["modalities"]["images"]["path"] == "images/{subject_id}.nii.gz"
+    assert written["data"]["external"] == {"root": "external"}
+    assert "# " in config.read_text()  # every choice commented
+    assert cli("validate", config).exit_code == 0
+    again = cli("init", data, "--out", config)
+    assert again.exit_code == 2 and "already exists" in again.stderr
+    # runs as written; fewer folds and epochs only to keep the test short
+    fast = [
+        "--set", "evaluation.cv_folds=3",
+        "--set", "encoders.images.params.train.epochs=1",
+        "--set", "encoders.ehr.params.train.epochs=3",
+        "--set", "encoders.snp.params.train.epochs=3",
+        "--set", "methods=[logistic_regression, feature_level, deep_concat]",
+    ]  # fmt: skip
+    run = cli("run", config, "--out", tmp_path / "run", *fast)
+    assert run.exit_code == 0, run.output
+    assert (tmp_path / "run" / "report.html").is_file()
+
+
+def test_init_says_what_it_cannot_find(cli, tmp_path):
+    (tmp_path / "notes.csv").write_text("a,b\n1,2\n3,4\n")
+    result = cli("init", tmp_path, "--out", tmp_path / "x.yaml")
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: {tmp_path}: no cohort table found")
+    assert not (tmp_path / "x.yaml").exists()

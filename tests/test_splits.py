@@ -62,3 +62,14 @@ def test_validation_part_is_inside_training_part(fold_index):
     assert not set(fit) & set(val)
     assert not set(val) & set(fold.test)
     assert set(np.unique(Y[val])) == {0, 1, 2}
+
+
+def test_validation_part_of_a_tiny_training_part_with_every_class_rare():
+    """Every class with fewer members than the 5 splits of a 20 % validation part: carved
+    without stratification instead of failing (seen on an external cell of few subjects)."""
+    from fusionkit.data.splits import validation_part
+
+    y = np.array([0, 0, 1, 1, 1, 2, 2, 2, 0, 1, 2])
+    train = np.arange(len(y))
+    fit, val = validation_part(train, y, np.arange(len(y)).astype(str), 0.2, True, 0)
+    assert len(val) and not set(fit) & set(val) and set(fit) | set(val) == set(train)

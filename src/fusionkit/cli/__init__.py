@@ -4,6 +4,7 @@ from fusionkit.cli import (  # noqa: F401  (importing a command module registers
     cohort_cmd,
     demo_data_cmd,
     enhance_cmd,
+    init_cmd,
     plugins_cmd,
     predict_cmd,
     run_cmd,

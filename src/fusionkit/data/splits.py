@@ -91,6 +91,9 @@ def validation_part(
     Returns (fit, validation) positions, both subsets of ``train``.
     """
     y_train = y[train]
-    can_stratify = stratify and np.min(np.bincount(y_train)[np.unique(y_train)]) >= 2
+    counts = np.bincount(y_train)[np.unique(y_train)]
+    # stratification needs every class twice, and some class at least once per split
+    n_splits = max(2, round(1 / fraction))
+    can_stratify = stratify and counts.min() >= 2 and counts.max() >= n_splits
     fit, val = holdout(y_train, groups[train], fraction, can_stratify, seed)
     return train[fit], train[val]
