@@ -11,7 +11,8 @@ from conftest import ROOT
 def test_help_lists_every_command(cli):
     result = cli("--help")
     assert result.exit_code == 0
-    for command in ("plugins", "validate", "run", "cohort", "demo-data", "predict", "enhance"):
+    commands = ("plugins", "validate", "run", "cohort", "demo-data", "predict", "enhance")
+    for command in (*commands, "init", "schema"):
         assert command in result.stdout
 
 
@@ -175,3 +176,52 @@ def test_init_says_what_it_cannot_find(cli, tmp_path):
     assert result.exit_code == 2
     assert result.stderr.startswith(f"error: {tmp_path}: no cohort table found")
     assert not (tmp_path / "x.yaml").exists()
+
+
+def test_init_finds_multi_view_images_and_dicom_series(cli, tmp_path):
+    import yaml
+
+    data = tmp_path / "study"
+    (data / "views").mkdir(parents=True)
+    rows = ["pid,group,age,score"]
+    for i in range(12):
+        subject = f"P{i:02d}"
+        rows.append(f"{subject},{'AD' if i % 2 else 'CN'},{60 + i},{i % 5}")
+        for view in "ax":
+            (data / "views" / f"{subject}_{view}.png").write_bytes(b"")
+        (data / "dicom" / subject).mkdir(parents=True)
+        (data / "dicom" / subject / "1.dcm").write_bytes(b"")
+    (data / "clinical.csv").write_text("\n".join(rows) + "\n")
+    config = tmp_path / "c.yaml"
+    result = cli("init", data, "--out", config)
+    assert result.exit_code == 0, result.output
+    written = yaml.safe_load(config.read_text())["data"]
+    assert (written["id_column"], written["label_column"]) == ("pid", "group")
+    assert written["classes"] == ["AD", "CN"]
+    modalities = written["modalities"]
+    assert modalities["views"]["path"] == "views/{subject_id}_[ax].png"
+    assert modalities["dicom"]["path"] == "dicom/{subject_id}"
+    assert modalities["clinical"]["reader"]["params"]["columns"] == ["age", "score"]
+
+
+def test_plugins_name_shows_params_with_the_components_own_defaults(cli):
+    result = cli("plugins", "deep_concat")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("fusion deep_concat: ")
+    # deep_concat trains its head for up to 100 epochs, not TrainParams' general 50
+    assert any(line.split() == ["train.epochs", "int", "=", "100"] for line in lines)
+    assert any(line.split()[:2] == ["staged.encoder_lr_scale", "float"] for line in lines)
+    unknown = cli("plugins", "deep_concatt")
+    assert unknown.exit_code == 2
+    assert unknown.stderr.startswith("error: no component named 'deep_concatt' (known: ")
+
+
+def test_schema_describes_the_config(cli, tmp_path):
+    import json
+
+    result = cli("schema")
+    assert result.exit_code == 0
+    schema = json.loads(result.stdout)
+    assert {"data", "methods", "evaluation"} <= set(schema["properties"])
+    assert set(schema["required"]) >= {"name", "data", "methods"}

@@ -12,7 +12,9 @@ be checked and edited):
   itself (besides id and label) become a ``clinical`` modality.
 - **images** (``.nii.gz``, ``.nii``, ``.dcm``, ``.png``, ``.jpg``, ``.jpeg``) in a folder, named
   after the subject: ``images/S0001.nii.gz`` gives the pattern ``images/{subject_id}.nii.gz``;
-  several files per subject (``S0001_a.jpg``, ``S0001_c.jpg``) give ``{subject_id}_[ac].jpg``.
+  several files per subject (``S0001_a.jpg``, ``S0001_c.jpg``) give ``{subject_id}_[ac].jpg``;
+  sub-folders named after subjects (DICOM series, ``dicom/S0001/*.dcm``) give
+  ``dicom/{subject_id}``.
 - **an external test cohort**: a sub-folder with a table of the cohort's name (e.g.
   ``external/cohort.csv``) becomes ``data.external``.
 """
@@ -97,6 +99,15 @@ def _name(path: Path, root: Path) -> str:
         stem = stem.removesuffix(suffix)
     name = re.sub(r"[^0-9a-zA-Z_]+", "_", stem).strip("_").lower() or "modality"
     return name if name[0].isalpha() else f"m_{name}"
+
+
+def _series_pattern(folder: Path, root: Path, ids: set[str]) -> str | None:
+    """``folder/{subject_id}`` when its sub-folders are subjects' DICOM series."""
+    subs = [p for p in folder.iterdir() if p.is_dir()]
+    series = [p for p in subs if p.name in ids and any(f.is_file() for f in p.iterdir())]
+    if not series or len(series) < len(subs) / 2:
+        return None
+    return f"{folder.relative_to(root).as_posix()}/{{subject_id}}"
 
 
 def _image_pattern(folder: Path, root: Path, ids: set[str]) -> str | None:
@@ -189,14 +200,17 @@ def draft(root: Path, label: str | None = None, id_column: str | None = None) ->
         why = "0/1/2 values in 20+ columns" if kind == "genotype" else "a table of values"
         out.reasons[name] = f"{frame.shape[1] - 1} columns; {why}"
     for folder in sorted(p for p in root.rglob("*") if p.is_dir()):
-        pattern = _image_pattern(folder, root, ids)
+        if folder.name in ids:
+            continue  # a subject's series, found from its parent
+        pattern = _series_pattern(folder, root, ids) or _image_pattern(folder, root, ids)
         if pattern is None:
             continue
         if (root / folder.relative_to(root).parts[0] / out.cohort).is_file():
             continue  # an external cohort's images
         name = _name(folder, root)
         out.modalities[name] = {"kind": "image", "path": pattern}
-        out.reasons[name] = "image files named after subjects"
+        what = "DICOM series folders" if pattern.endswith("}") else "image files"
+        out.reasons[name] = f"{what} named after subjects"
     for sub in sorted(p for p in root.iterdir() if p.is_dir()):
         if (sub / out.cohort).is_file():
             out.external = sub.name

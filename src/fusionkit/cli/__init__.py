@@ -8,6 +8,7 @@ from fusionkit.cli import (  # noqa: F401  (importing a command module registers
     plugins_cmd,
     predict_cmd,
     run_cmd,
+    schema_cmd,
     validate_cmd,
 )
 from fusionkit.cli.app import app
