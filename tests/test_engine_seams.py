@@ -163,7 +163,7 @@ def test_when_every_cell_fails_the_run_lists_them_and_exits_1(
     assert "Traceback" not in result.stderr
     report = (tmp_path / "run" / "report.md").read_text()
     assert "**4 cells or encoders failed**" in report and "## Failed" in report
-    assert "| ehr | exploding | 60 | 0 of 3 (external failed) |  |  |  |  |" in report
+    assert "| ehr | exploding † | 60 | 0 of 3 (external failed) |  |  |  |  |" in report
     summary = pd.read_csv(tmp_path / "run" / "summary.csv")
     assert summary[["folds_ok", "folds_failed", "external_failed"]].values.tolist() == [[0, 3, 1]]
     assert "ehr__exploding__r0f0: RuntimeError: this fusion always fails" in report

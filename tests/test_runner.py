@@ -78,7 +78,12 @@ def test_writes_every_output(first_run):
     ):
         assert (run_dir / name).is_file(), name
     results = pd.read_csv(run_dir / "results.csv")
-    assert list(results.columns) == ["scenario", "method", "fold", "split", "metric", "value"]
+    assert list(results.columns) == [
+        "scenario", "method", "split", "repeat", "fold", "metric", "value"
+    ]  # fmt: skip
+    folds = outcome.state.config.evaluation.cv_folds
+    assert set(results[results.split == "cv"].fold) == set(range(folds))  # numeric folds
+    assert results[results.split == "external"].fold.isna().all()
     assert set(results.split) == {"cv", "external"}
     per_class = pd.read_csv(run_dir / "per_class.csv")
     assert set(per_class["class"]) == {"CN", "MCI", "AD"}

@@ -19,6 +19,7 @@ class LineProgress:
     def __init__(self, console, every: float = 30.0, clock=time.monotonic) -> None:
         self.console, self.every, self.clock = console, every, clock
         self.started: dict[str, float] = {}
+        self.first: dict[str, tuple[float, int]] = {}  # when the first task finished
         self.last_line: dict[str, float] = {}
 
     def __call__(self, stage: str, done: int, total: int, latest: str = "") -> None:
@@ -26,12 +27,17 @@ class LineProgress:
         start = self.started.setdefault(stage, now)
         if total == 0:
             return
+        if done > 0:
+            self.first.setdefault(stage, (now, done))
         due = now - self.last_line.get(stage, start) >= self.every
         if not (due or done == total or (done == 0 and stage not in self.last_line)):
             return
         self.last_line[stage] = now
         elapsed = now - start
-        eta = f", ETA {_clock(elapsed / done * (total - done))}" if 0 < done < total else ""
+        # the rate since the stage's first finished task (a stage may wait for another first)
+        t0, d0 = self.first.get(stage, (start, 0))
+        rate = (now - t0) / (done - d0) if done > d0 and now > t0 else elapsed / max(done, 1)
+        eta = f", ETA {_clock(rate * (total - done))}" if 0 < done < total else ""
         tail = f"; last: {latest}" if latest else ""
         self.console.print(
             f"[{time.strftime('%H:%M:%S')}] {stage} {done}/{total} ({done / total:.0%}), "

@@ -142,7 +142,13 @@ def _plots(
     if summary.empty:
         return written
     fusion, single = _pairs(summary, comparison)
-    if report_plots.forest_plot(intervals, single, fusion, _chance(state), folder / "forest.png"):
+    fusions = {m.label for m in state.config.methods if m.component.kind == "fusion"}
+    marked = frozenset(
+        f"{s} x {m}" for s, m in zip(summary.scenario, summary.method, strict=True)
+        if m in fusions and "+" not in s
+    )  # fmt: skip
+    forest = folder / "forest.png"
+    if report_plots.forest_plot(intervals, single, fusion, _chance(state), forest, marked):
         written["forest.png"] = True
     classes = state.cohort.classes
     top = summary.dropna(subset=[f"{metric}_mean"])
@@ -593,7 +599,8 @@ def write_report(
             f"Every scenario x method, best at the top: the cross-validated {metric} with its "
             "95 % interval over folds (thick) and from a subject bootstrap of the pooled "
             "out-of-fold predictions (thin), the best single modality (dashed) and chance "
-            "(dotted); the winner in red. Intervals: `intervals.csv`.",
+            "(dotted); the winner in red; † a fusion strategy on one modality. Intervals: "
+            "`intervals.csv`.",
             "",
             "![Every scenario x method](figures/forest.png)",
             "",

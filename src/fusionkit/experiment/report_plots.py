@@ -33,8 +33,10 @@ def forest_plot(
     winner: str | None,
     chance: float | None,
     path: Path,
+    one_modality_fusions: frozenset[str] = frozenset(),
 ) -> bool:
-    """Dot-and-whisker plot of the cross-validated metric of every scenario x method."""
+    """Dot-and-whisker plot of the cross-validated metric of every scenario x method; a label in
+    ``one_modality_fusions`` (a fusion strategy on one modality) is marked †."""
     cv = intervals[(intervals.split == "cv") & intervals["mean"].notna()]
     if cv.empty:
         return False
@@ -55,7 +57,9 @@ def forest_plot(
         ax.axvline(value, color=SINGLE, ls="--", lw=1, label=f"best single modality ({value:.3f})")
     if chance is not None and np.isfinite(chance):
         ax.axvline(chance, color="grey", ls=":", lw=1, label=f"chance ({chance:.3f})")
-    ax.set_yticks(y, labels, fontsize=8)
+    shown = [f"{name} †" if name in one_modality_fusions else name for name in labels]
+    ax.set_yticks(y, shown, fontsize=8)
+    ax.tick_params(axis="x", labeltop=True, top=True)  # readable at the top of a long plot
     for tick, name in zip(ax.get_yticklabels(), labels, strict=True):
         if name == winner:
             tick.set_color(WINNER)

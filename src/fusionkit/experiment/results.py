@@ -1,9 +1,10 @@
 """Turn finished cells into the run's tables: results.csv, summary.csv, predictions.csv, manifest.
 
-``results.csv`` is long: one row per scenario, method, fold, split and metric. ``summary.csv``
-has one row per scenario and method: subjects, and for each metric the cross-validated mean and
-standard deviation (over folds, ddof 1) and the external-test value. Values are written with six
-decimals, in plan order, so the same config and seed give byte-identical files.
+``results.csv`` is long: one row per scenario, method, split, repeat, fold and metric.
+``summary.csv`` has one row per scenario and method: subjects, and for each metric the
+cross-validated mean and standard deviation (over folds, ddof 1) and the external-test value.
+Values are written with six decimals (probabilities in full), in plan order, so the same
+config and seed give byte-identical files.
 """
 
 from __future__ import annotations
@@ -27,24 +28,26 @@ def _fmt(value: float | None) -> str:
     return "" if value is None or not np.isfinite(value) else f"{value:.6f}"
 
 
+WHERE = ["scenario", "method", "split", "repeat", "fold"]
+"""The leading columns of every per-cell table: ``repeat`` and ``fold`` are numbers for the
+cross-validation folds (``fold`` counts within its repeat) and empty on the external set."""
+
+
+def _where(p: CellResult) -> tuple:
+    cv = p.split == "cv"
+    return (scenario_name(p.scenario), p.method, p.split, p.repeat if cv else None,
+            p.fold if cv else None)  # fmt: skip
+
+
+def _whole_numbers(frame: pd.DataFrame) -> pd.DataFrame:
+    frame[["repeat", "fold"]] = frame[["repeat", "fold"]].astype("Int64")
+    return frame
+
+
 def results_frame(state, payloads: list[CellResult]) -> pd.DataFrame:
     metrics = state.config.evaluation.metrics
-    n_folds = state.config.evaluation.cv_folds
-    rows = []
-    for p in payloads:
-        fold = "external" if p.split == "external" else str(p.repeat * n_folds + p.fold)
-        for metric in metrics:
-            rows.append(
-                (
-                    scenario_name(p.scenario),
-                    p.method,
-                    fold,
-                    p.split,
-                    metric,
-                    p.metrics.get(metric),
-                )
-            )
-    return pd.DataFrame(rows, columns=["scenario", "method", "fold", "split", "metric", "value"])
+    rows = [(*_where(p), metric, p.metrics.get(metric)) for p in payloads for metric in metrics]
+    return _whole_numbers(pd.DataFrame(rows, columns=[*WHERE, "metric", "value"]))
 
 
 def summary_frame(state, results: pd.DataFrame, failed: set[str] = frozenset()) -> pd.DataFrame:
@@ -71,7 +74,7 @@ def summary_frame(state, results: pd.DataFrame, failed: set[str] = frozenset()) 
                 "method": method,
                 "missing": policy,
                 "n_subjects": n,
-                "folds_ok": int(part[part.split == "cv"].fold.nunique()),
+                "folds_ok": len(part[part.split == "cv"].groupby(["repeat", "fold"])),
                 "folds_failed": sum(c.id in failed for c in cv),
                 "external_failed": len(external_failed) if state.plan.external else np.nan,
             }
@@ -108,50 +111,33 @@ def predictions_frame(state, payloads: list[CellResult]) -> pd.DataFrame:
     for p in payloads:
         pred = p.predictions
         for subject, y, proba in zip(pred.ids, pred.y_true, pred.proba, strict=True):
-            rows.append(
-                [
-                    scenario_name(p.scenario),
-                    p.method,
-                    p.split,
-                    p.repeat,
-                    p.fold,
-                    subject,
-                    classes[y],
-                    classes[int(np.argmax(proba))],
-                    *proba,
-                ]
-            )
-    columns = ["scenario", "method", "split", "repeat", "fold", "subject_id", "y_true", "y_pred"]
-    return pd.DataFrame(rows, columns=columns + [f"p_{c}" for c in classes])
+            rows.append([*_where(p), subject, classes[y], classes[int(np.argmax(proba))], *proba])
+    columns = [*WHERE, "subject_id", "y_true", "y_pred"]
+    return _whole_numbers(pd.DataFrame(rows, columns=columns + [f"p_{c}" for c in classes]))
 
 
 def per_class_frame(state, payloads: list[CellResult]) -> pd.DataFrame:
-    """Long table of per-class metrics: scenario, method, split, fold, class, metric, value."""
-    n_folds = state.config.evaluation.cv_folds
-    rows = []
-    for p in payloads:
-        fold = "external" if p.split == "external" else str(p.repeat * n_folds + p.fold)
-        for name, metrics in p.per_class.items():
-            for metric, value in metrics.items():
-                rows.append(
-                    (
-                        scenario_name(p.scenario),
-                        p.method,
-                        p.split,
-                        fold,
-                        name,
-                        metric,
-                        value,
-                    )
-                )
-    columns = ["scenario", "method", "split", "fold", "class", "metric", "value"]
-    return pd.DataFrame(rows, columns=columns)
+    """Long table of per-class metrics: scenario, method, split, repeat, fold, class, metric,
+    value."""
+    rows = [
+        (*_where(p), name, metric, value)
+        for p in payloads
+        for name, metrics in p.per_class.items()
+        for metric, value in metrics.items()
+    ]
+    return _whole_numbers(pd.DataFrame(rows, columns=[*WHERE, "class", "metric", "value"]))
 
 
-def _csv(frame: pd.DataFrame) -> bytes:
+def _csv(frame: pd.DataFrame, exact: tuple[str, ...] = ()) -> bytes:
+    """CSV with numbers at six decimals, except the ``exact`` columns (the predictions'
+    probabilities), written in full (shortest exact form), so they can be re-scored exactly."""
     out = frame.copy()
     for column in out.columns:
-        if out[column].dtype.kind == "f" or column == "value":
+        if column in exact:
+            out[column] = [
+                "" if v is None or not np.isfinite(v) else repr(float(v)) for v in out[column]
+            ]
+        elif out[column].dtype.kind == "f" or column == "value":
             out[column] = [_fmt(None if v is None else float(v)) for v in out[column]]
     return out.to_csv(index=False, lineterminator="\n").encode()
 
@@ -192,34 +178,29 @@ def encoder_summary(state, store) -> tuple[dict[str, int], dict[str, list[str]],
 
 
 def robustness_frame(state, plain: list[CellResult], perturbed: list[CellResult]) -> pd.DataFrame:
-    """Long table: scenario, method, fold, split, perturbation, level, metric, value; each
+    """Long table: scenario, method, split, repeat, fold, perturbation, level, metric, value; each
     perturbed cell next to its plain result (perturbation and level ``none``), the curve's
     reference. A level is a number (``missing_rate``, ``table_noise``...) or a modality
     (``drop_modality``)."""
     metrics = state.config.evaluation.metrics
-    n_folds = state.config.evaluation.cv_folds
     scored = {(tuple(r.scenario), r.method, r.split, r.repeat, r.fold) for r in perturbed}
     rows = []
     for r in [
         p for p in plain if (tuple(p.scenario), p.method, p.split, p.repeat, p.fold) in scored
     ] + perturbed:
-        fold = "external" if r.split == "external" else str(r.repeat * n_folds + r.fold)
         kind, _, setting = r.variant.partition("=")
         for metric in metrics:
             rows.append(
                 (
-                    scenario_name(r.scenario),
-                    r.method,
-                    fold,
-                    r.split,
+                    *_where(r),
                     kind if setting else "none",
                     setting or "none",
                     metric,
                     r.metrics.get(metric),
                 )
             )
-    columns = ["scenario", "method", "fold", "split", "perturbation", "level", "metric", "value"]
-    return pd.DataFrame(rows, columns=columns)
+    columns = [*WHERE, "perturbation", "level", "metric", "value"]
+    return _whole_numbers(pd.DataFrame(rows, columns=columns))
 
 
 def relative_robustness(robustness: pd.DataFrame, metric: str) -> pd.DataFrame:
@@ -232,13 +213,13 @@ def relative_robustness(robustness: pd.DataFrame, metric: str) -> pd.DataFrame:
     lost on average over the range evaluated."""
     part = robustness[(robustness.split == "cv") & (robustness.metric == metric)].copy()
     part["value"] = pd.to_numeric(part.value, errors="coerce")
-    keys = ["scenario", "method", "fold"]
+    keys = ["scenario", "method", "repeat", "fold"]
     clean = part[part.perturbation == "none"].set_index(keys).value
     rows = []
-    for (scenario, method, kind, fold), group in part[part.perturbation != "none"].groupby(
-        ["scenario", "method", "perturbation", "fold"], sort=False
+    for (scenario, method, kind, repeat, fold), group in part[part.perturbation != "none"].groupby(
+        ["scenario", "method", "perturbation", "repeat", "fold"], sort=False
     ):
-        reference = clean.get((scenario, method, fold), np.nan)
+        reference = clean.get((scenario, method, repeat, fold), np.nan)
         levels = pd.to_numeric(group.level, errors="coerce")
         if levels.notna().all():
             curve = dict(zip(levels, group.value, strict=True))
@@ -333,7 +314,8 @@ def write_outputs(outcome) -> dict[str, pd.DataFrame]:
     predictions = predictions_frame(state, payloads)
     write_atomic(run_dir / "results.csv", _csv(results))
     write_atomic(run_dir / "summary.csv", _csv(summary))
-    write_atomic(run_dir / "predictions.csv", _csv(predictions))
+    probabilities = tuple(f"p_{c}" for c in state.cohort.classes)
+    write_atomic(run_dir / "predictions.csv", _csv(predictions, probabilities))
     write_atomic(run_dir / "per_class.csv", _csv(per_class_frame(state, payloads)))
     intervals = intervals_frame(state, payloads)
     comparison = comparison_frame(state, summary, payloads)
