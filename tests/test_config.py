@@ -247,3 +247,23 @@ def test_unknown_image_feature_group_is_a_config_error(base_config, write_config
     with pytest.raises(ConfigError) as info:
         load_config(write_config(config))
     assert "data.modalities.img.features.params.groups[1]: input should be" in str(info.value)
+
+
+def test_schema_and_registry_problems_are_reported_in_one_pass(cli, base_config, write_config):
+    """A schema error elsewhere does not hide an unknown method or a plugin's bad params."""
+    config = mutate(base_config, "evaluation.cv_folds", 0)
+    config["methods"] = [
+        {"type": "random_forst"},
+        {"type": "xgboost", "params": {"max_depth": -3}},
+        "logistic_regression",
+    ]
+    config["encoders"] = {"img": {"type": "resnet10", "params": {"widen_factr": 1}}}
+    result = cli("validate", write_config(config))
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 4, lines
+    text = "\n".join(lines)
+    assert "evaluation.cv_folds" in text
+    assert "methods[0].type: unknown method 'random_forst'" in text
+    assert "methods[1].params.max_depth" in text
+    assert "encoders.img.params.widen_factr" in text

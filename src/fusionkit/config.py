@@ -33,7 +33,7 @@ from pydantic import (
 )
 
 from fusionkit.errors import ConfigError
-from fusionkit.registry import Component, ModalityKind, Registry
+from fusionkit.registry import MODALITY_KINDS, Component, ModalityKind, Registry
 
 Loc = tuple[str | int, ...]
 METRICS = (
@@ -373,16 +373,17 @@ def load_config(
     raw = read_yaml(path)
     for expr in overrides:
         apply_override(raw, expr)
-    try:
-        config = ExperimentConfig.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError(
-            f"{path}: {where}: {msg}" for where, msg in validation_problems(exc, ExperimentConfig)
-        ) from None
     if registry is None:
         from fusionkit.plugins import get_registry
 
         registry = get_registry()
+    try:
+        config = ExperimentConfig.model_validate(raw)
+    except ValidationError as exc:
+        schema = [f"{where}: {msg}" for where, msg in validation_problems(exc, ExperimentConfig)]
+        specs = [f"{format_loc(loc)}: {msg}" for loc, msg in spec_problems(raw, registry)]
+        # every problem in one pass: the components' own checks too, where they can run
+        raise ConfigError(f"{path}: {p}" for p in dict.fromkeys(schema + specs)) from None
     problems = [f"{path}: {format_loc(loc)}: {msg}" for loc, msg in check(config, registry)]
     if problems:
         raise ConfigError(problems)
@@ -534,6 +535,47 @@ def apply_override(raw: dict[str, Any], expr: str) -> None:
             if isinstance(node, dict) and part not in node:
                 node[part] = {}
             node = node[part]
+
+
+def spec_problems(raw: dict[str, Any], registry: Registry) -> Iterator[tuple[Loc, str]]:
+    """Registry problems (unknown types, plugin params) of the component specs in a raw config
+    that failed schema validation elsewhere: each spec that is well-formed itself is resolved,
+    so `validate` reports schema and registry problems in one pass."""
+
+    def one(model: type[Spec], value: Any, loc: Loc, kind: str | None = None):
+        try:
+            spec = model.model_validate(value)
+        except ValidationError:
+            return  # reported by the schema validation
+        yield from resolve(spec, loc, registry, kind)
+
+    data = raw.get("data") if isinstance(raw.get("data"), dict) else {}
+    modalities = data.get("modalities") if isinstance(data.get("modalities"), dict) else {}
+    kinds = {}
+    for name, modality in modalities.items():
+        if not isinstance(modality, dict):
+            continue
+        kind = modality.get("kind") if modality.get("kind") in MODALITY_KINDS else None
+        kinds[name] = kind
+        for part, model in (("reader", ReaderSpec), ("features", EncoderSpec)):
+            if modality.get(part) is not None:
+                yield from one(model, modality[part], ("data", "modalities", name, part), kind)
+    if data.get("dataset") is not None:
+        yield from one(DatasetSpec, data["dataset"], ("data", "dataset"))
+    encoders = raw.get("encoders") if isinstance(raw.get("encoders"), dict) else {}
+    for name, value in encoders.items():
+        yield from one(EncoderSpec, value, ("encoders", name), kinds.get(name))
+    for section, model in (("methods", MethodSpec),):
+        values = raw.get(section)
+        for i, value in enumerate(values if isinstance(values, list) else []):
+            yield from one(model, value, (section, i))
+    evaluation = raw.get("evaluation") if isinstance(raw.get("evaluation"), dict) else {}
+    robustness = evaluation.get("robustness")
+    for i, value in enumerate(robustness if isinstance(robustness, list) else []):
+        yield from one(PerturbationSpec, value, ("evaluation", "robustness", i))
+    runtime = raw.get("runtime") if isinstance(raw.get("runtime"), dict) else {}
+    if runtime.get("executor") is not None:
+        yield from one(ExecutorSpec, runtime["executor"], ("runtime", "executor"))
 
 
 def check(config: ExperimentConfig, registry: Registry) -> Iterator[tuple[Loc, str]]:
