@@ -61,8 +61,10 @@ class Spec(_Model):
     """A plugin-typed section ``{type: NAME, params: {...}}``; a bare ``NAME`` is shorthand."""
 
     kinds: ClassVar[tuple[str, ...]] = ()
-    type: str
-    params: dict[str, Any] = Field(default_factory=dict)
+    type: str = Field(description="The registered component's name (`fusionkit plugins`).")
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="The component's own params (`fusionkit plugins NAME`)."
+    )
     _component: Component | None = PrivateAttr(None)
     _params: BaseModel | None = PrivateAttr(None)
 
@@ -145,7 +147,7 @@ DEFAULT_FEATURES = {"table": "raw", "genotype": "raw", "image": "image_features"
 class ModalityConfig(_Model):
     """One modality: its kind, where its files are, and the reader that loads them."""
 
-    kind: ModalityKind
+    kind: ModalityKind = Field(description="table, genotype or image.")
     path: str = Field(description="File, or a pattern such as images/{subject_id}.nii.gz.")
     reader: ReaderSpec | None = Field(None, description="Default: the reader named as the kind.")
     id_column: str | None = Field(None, description="Default: data.id_column.")
@@ -166,7 +168,7 @@ class ModalityConfig(_Model):
 class ExternalConfig(_Model):
     """An external test cohort with the same layout as the main one, under another root."""
 
-    root: str
+    root: str = Field(description="Folder of the external cohort (relative to data.root).")
     cohort: str | None = Field(None, description="Default: data.cohort.")
 
 
@@ -176,15 +178,19 @@ class DataConfig(_Model):
     dataset: DatasetSpec | None = Field(None, description="Built-in dataset generated on use.")
     root: str | None = Field(None, description="Folder that relative paths start from.")
     cohort: str = Field("cohort.csv", description="Table with the id and label columns.")
-    id_column: str = "subject_id"
-    label_column: str = "diagnosis"
+    id_column: str = Field("subject_id", description="Subject id column of every table.")
+    label_column: str = Field("diagnosis", description="Label column of the cohort table.")
     group_column: str | None = Field(
         None, description="Subjects sharing a value here (e.g. a patient) stay in one fold."
     )
-    classes: list[str] = Field(min_length=2)
+    classes: list[str] = Field(
+        min_length=2, description="Class names, in the order of tables and plots."
+    )
     label_map: dict[str, str] | None = Field(None, description="Raw label value -> class name.")
-    modalities: dict[str, ModalityConfig] = Field(min_length=1)
-    external: ExternalConfig | None = None
+    modalities: dict[str, ModalityConfig] = Field(
+        min_length=1, description="Each modality by name: its kind, files and reader."
+    )
+    external: ExternalConfig | None = Field(None, description="An external test cohort.")
 
     @field_validator("label_map", mode="before")
     @classmethod
@@ -212,15 +218,19 @@ class DataConfig(_Model):
 class EvaluationConfig(_Model):
     """How estimates are made: cross-validation, hold-out, external test, metrics."""
 
-    cv_folds: int = Field(5, ge=2)
-    cv_repeats: int = Field(1, ge=1)
-    stratify: bool = True
+    cv_folds: int = Field(5, ge=2, description="Folds of k-fold cross-validation.")
+    cv_repeats: int = Field(1, ge=1, description="Repeats, each with other folds (seed + r).")
+    stratify: bool = Field(True, description="Keep class proportions in every fold.")
     holdout: float | None = Field(None, gt=0, lt=1, description="Test fraction; replaces k-fold.")
     validation_fraction: float = Field(
         0.2, gt=0, lt=0.5, description="Carved out of each training part for early stopping."
     )
     external: bool = Field(True, description="Also test on data.external when it is given.")
-    missing: Literal["complete_case", "available"] = "complete_case"
+    missing: Literal["complete_case", "available"] = Field(
+        "complete_case",
+        description="complete_case: a scenario uses the subjects with all its modalities; "
+        "available: every subject with any (methods that cannot are skipped).",
+    )
     cross_fit: int = Field(
         0,
         ge=0,
@@ -228,7 +238,11 @@ class EvaluationConfig(_Model):
         "its training subjects with k inner-fold copies that never saw them, so a fusion "
         "trains on outputs as honest as the test subjects'; 0: off.",
     )
-    metrics: list[Metric] = Field(default_factory=lambda: list(METRICS), min_length=1)
+    metrics: list[Metric] = Field(
+        default_factory=lambda: list(METRICS),
+        min_length=1,
+        description="Metrics computed (macro-averaged); the report leads with f1_macro.",
+    )
     robustness: list[PerturbationSpec] = Field(
         default_factory=list,
         description="Test-time perturbations evaluated on every fitted cell: robustness.csv.",
@@ -252,12 +266,14 @@ class RuntimeConfig(_Model):
     per process) also changes the rounding of parallel sums, so it is part of a result's
     identity: finished work computed with another thread count is recomputed."""
 
-    threads: int = Field(2, ge=1)
+    threads: int = Field(2, ge=1, description="Torch threads per process.")
     executor: ExecutorSpec = Field(
         default_factory=lambda: ExecutorSpec(type="local"),
         description="Where tasks run: local, processes ({workers: N}; `--jobs N`), or a plugin.",
     )
-    device: Literal["auto", "cpu", "cuda"] = "auto"
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="auto: CUDA when PyTorch sees a GPU, else the CPU."
+    )
 
     _removed = model_validator(mode="before")(
         lambda value: _refuse_removed(
@@ -296,16 +312,30 @@ class OutputConfig(_Model):
 class ExperimentConfig(_Model):
     """A whole experiment: data, encoders, scenarios, methods, evaluation and output."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-    description: str = ""
-    seed: int = Field(0, ge=0)
-    data: DataConfig
-    encoders: dict[str, EncoderSpec] = Field(default_factory=dict)
-    scenarios: Annotated[list[str], Field(min_length=1)] | Literal["all"] = "all"
-    methods: list[MethodSpec] = Field(min_length=1)
-    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
-    runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
-    output: OutputConfig = Field(default_factory=OutputConfig)
+    name: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="Names the run directory."
+    )
+    description: str = Field("", description="Free text, kept in the manifest.")
+    seed: int = Field(0, ge=0, description="One seed for folds and models.")
+    data: DataConfig = Field(description="The cohort and its modalities.")
+    encoders: dict[str, EncoderSpec] = Field(
+        default_factory=dict, description="The deep model of each modality, by modality name."
+    )
+    scenarios: Annotated[list[str], Field(min_length=1)] | Literal["all"] = Field(
+        "all", description="Modality subsets to compare (ehr+snp); all: every subset."
+    )
+    methods: list[MethodSpec] = Field(
+        min_length=1, description="Fusion strategies and shallow classifiers to compare."
+    )
+    evaluation: EvaluationConfig = Field(
+        default_factory=EvaluationConfig, description="Folds, metrics, robustness, contribution."
+    )
+    runtime: RuntimeConfig = Field(
+        default_factory=RuntimeConfig, description="Threads, device, where tasks run."
+    )
+    output: OutputConfig = Field(
+        default_factory=OutputConfig, description="Run directory and final models."
+    )
     _source: Path | None = PrivateAttr(None)
     _overrides: tuple[str, ...] = PrivateAttr(())
 

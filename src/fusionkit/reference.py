@@ -94,14 +94,11 @@ def fields(model: type[BaseModel], prefix: str = "", defaults=None) -> list[Fiel
 
 
 def markdown_table(rows: list[FieldRow]) -> str:
-    def cell(text: str) -> str:
+    def cell(text: str) -> str:  # a pipe in a code span is no column break; in prose it is
         return text.replace("|", "\\|")
 
     lines = ["| field | type | default | description |", "|---|---|---|---|"]
-    lines += [
-        f"| `{r.path}` | `{cell(r.type)}` | `{cell(r.default)}` | {cell(r.description)} |"
-        for r in rows
-    ]
+    lines += [f"| `{r.path}` | `{r.type}` | `{r.default}` | {cell(r.description)} |" for r in rows]
     return "\n".join(lines)
 
 
