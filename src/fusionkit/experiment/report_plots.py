@@ -71,7 +71,14 @@ def forest_plot(
     ax.set_xlabel(f"{metric} (cross-validated mean)")
     ax.set_ylim(-0.8, len(cv) - 0.4)
     ax.grid(axis="x", alpha=0.3)
-    ax.legend(fontsize=7, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, frameon=False)
+    ax.legend(  # above the top tick labels
+        fontsize=7,
+        loc="lower center",
+        bbox_to_anchor=(0.5, 1.0),
+        borderaxespad=2.2,
+        ncol=3,
+        frameon=False,
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
