@@ -27,21 +27,14 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from fusionkit.config import scenario_name
+from fusionkit.config import METRICS, scenario_name
 from fusionkit.experiment.metrics import compute_metrics, headline_metric
 from fusionkit.experiment.records import CellResult
 from fusionkit.experiment.stats import corrected_difference
 from fusionkit.training.context import derived_seed
 
 RESAMPLES = 1000
-COUNT_METRICS = {
-    "accuracy",
-    "balanced_accuracy",
-    "precision",
-    "recall",
-    "specificity",
-    "f1_macro",
-}
+COUNT_METRICS = set(METRICS) - {"auroc"}  # the metrics a confusion matrix gives
 
 
 def count_metric(y: np.ndarray, pred: np.ndarray, n_classes: int, metric: str) -> np.ndarray:
