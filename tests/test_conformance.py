@@ -18,7 +18,7 @@ TINY = {
     "mlp": {"hidden": [8], "train": {"epochs": 3}},
     "denoising_autoencoder": {"hidden": [8], "pretrain_epochs": 2, "train": {"epochs": 3}},
     "resnet10": TINY_CNN,
-    "resnet18": TINY_CNN,
+    "resnet18": {**TINY_CNN, "stem": "small"},
     "resnet50": TINY_CNN,
     "densenet121": {"spatial_size": [32, 32], "train": {"epochs": 1}},
     "image_features": {"distances": [1]},

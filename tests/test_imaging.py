@@ -247,3 +247,36 @@ def test_predict_never_overwrites_an_existing_csv(cli, trained, five_class, tmp_
     assert result.exit_code == 2
     assert result.stderr.strip() == f"error: {out}: already exists; choose another --csv path"
     assert out.read_text() == "precious"
+
+
+def test_small_image_stem_keeps_the_resolution_of_a_28_px_image():
+    """stem: small (3x3 stride-1 convolution, no max-pool) hands the first block the whole
+    28 x 28 image; the ImageNet stem hands it 7 x 7 (a sixteenth of the pixels)."""
+    import torch
+
+    from fusionkit.encoders.cnn import ResNet18Encoder, ResNetParams
+
+    x = torch.zeros((2, 1, 28, 28))
+    sizes = {}
+    for stem in ("imagenet", "small"):
+        encoder = ResNet18Encoder(ResNetParams(stem=stem, widen_factor=0.25))
+        net, dim = encoder.new_backbone(x)
+        seen = []
+        net.layer1.register_forward_hook(lambda _m, _i, out, seen=seen: seen.append(out.shape))
+        net(x)
+        sizes[stem] = tuple(seen[0][-2:])
+        assert dim > 0
+    assert sizes == {"imagenet": (7, 7), "small": (28, 28)}
+    explicit = ResNet18Encoder(ResNetParams(stem="small", conv1_t_stride=2))
+    net, _ = explicit.new_backbone(x)
+    assert net.conv1.stride == (2, 2) and net.conv1.kernel_size == (3, 3)
+
+
+def test_the_stem_is_a_resnet_setting(cli, base_config, write_config):
+    import copy
+
+    config = copy.deepcopy(base_config)
+    config["encoders"] = {"img": {"type": "densenet121", "params": {"stem": "small"}}}
+    result = cli("validate", write_config(config))
+    assert result.exit_code == 2
+    assert "encoders.img.params.stem" in result.stderr

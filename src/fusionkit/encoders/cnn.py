@@ -21,7 +21,7 @@ from fusionkit.config import TransformSpec
 from fusionkit.data.image_tensors import SubjectImages, image_channels, stack_subjects
 from fusionkit.data.modality import ImageData
 from fusionkit.encoders.torch_base import Output, OutputField, TorchEncoder, torch_encoder_tags
-from fusionkit.errors import DataError
+from fusionkit.errors import ConfigError, DataError
 from fusionkit.hookspecs import hookimpl
 from fusionkit.training.loop import TrainParams
 
@@ -60,6 +60,26 @@ class CNNParams(BaseModel):
     widen_factor: float = Field(1.0, gt=0, le=4, description="ResNet width multiplier.")
     weights: str | None = Field(None, description="Local state-dict file to start from.")
     train: TrainParams = Field(default_factory=_cnn_train_defaults)
+
+
+class ResNetParams(CNNParams):
+    """A ResNet's params: those of every CNN, and its stem."""
+
+    stem: Literal["imagenet", "small"] = Field(
+        "imagenet",
+        description="ResNet first layers. imagenet: 7x7 stride-2 convolution + max-pool (for "
+        "images of 128 px and more); small: 3x3 stride-1 convolution, no max-pool (for 28-64 px, "
+        "as MedMNIST's reference models), which keeps the detail of a small image.",
+    )
+    conv1_t_size: int | None = Field(
+        None, ge=1, description="First convolution's kernel size (default: from stem)."
+    )
+    conv1_t_stride: int | None = Field(
+        None, ge=1, description="First convolution's stride (default: from stem)."
+    )
+    no_max_pool: bool | None = Field(
+        None, description="Leave out the max-pool after it (default: from stem)."
+    )
 
 
 class CNNEncoder(TorchEncoder):
@@ -183,15 +203,40 @@ class CNNEncoder(TorchEncoder):
 
         spatial_dims = example.ndim - 2
         in_channels = int(example.shape[1])
-        net = build_backbone(self.arch, spatial_dims, in_channels, self.params.widen_factor)
+        net = build_backbone(
+            self.arch, spatial_dims, in_channels, self.params.widen_factor, stem_of(self.params)
+        )
         net.eval()
         with torch.no_grad():
             dim = int(net(example[:1].float()).shape[1])
         return net, dim
 
 
-def build_backbone(arch: str, spatial_dims: int, in_channels: int, widen_factor: float = 1.0):
-    """A MONAI network without its classifier, outputting a feature vector per input."""
+STEMS = {
+    "imagenet": {"conv1_t_size": 7, "conv1_t_stride": 2, "no_max_pool": False},
+    "small": {"conv1_t_size": 3, "conv1_t_stride": 1, "no_max_pool": True},
+}
+
+
+def stem_of(params: CNNParams | ResNetParams) -> dict:
+    """MONAI ResNet's stem arguments: the ``stem`` preset, with any explicit override."""
+    stem = dict(STEMS[getattr(params, "stem", "imagenet")])
+    for key in stem:
+        value = getattr(params, key, None)
+        if value is not None:
+            stem[key] = value
+    return stem
+
+
+def build_backbone(
+    arch: str,
+    spatial_dims: int,
+    in_channels: int,
+    widen_factor: float = 1.0,
+    stem: dict | None = None,
+):
+    """A MONAI network without its classifier, outputting a feature vector per input;
+    ``stem``: a ResNet's ``conv1_t_size``, ``conv1_t_stride``, ``no_max_pool``."""
     from monai.networks import nets
     from torch import nn
 
@@ -202,7 +247,10 @@ def build_backbone(arch: str, spatial_dims: int, in_channels: int, widen_factor:
             feed_forward=False,
             widen_factor=widen_factor,
             pretrained=False,
+            **(stem or STEMS["imagenet"]),
         )
+    if stem is not None and stem != STEMS["imagenet"]:
+        raise ConfigError(f"{arch}: the stem settings apply to ResNets only")
     if arch == "densenet121":
         net = nets.DenseNet121(spatial_dims=spatial_dims, in_channels=in_channels, out_channels=1)
         net.class_layers.out = nn.Identity()
@@ -267,7 +315,7 @@ def register_encoders(register):
         register(
             name,
             cls,
-            params=CNNParams,
+            params=ResNetParams if name.startswith("resnet") else CNNParams,
             description=f"{text} (MONAI), 2D or 3D, any channels; trained with a class head.",
             modalities=("image",),
             tags=torch_encoder_tags,
