@@ -28,6 +28,7 @@ from pydantic import (
     Field,
     PrivateAttr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -215,6 +216,14 @@ class DataConfig(_Model):
         return value
 
 
+class SplitNames(_Model):
+    """The values of ``evaluation.split_column`` that name each part."""
+
+    train: str = Field("train", description="Fitted on.")
+    val: str = Field("val", description="Early stopping and model selection.")
+    test: str = Field("test", description="Scored once.")
+
+
 class EvaluationConfig(_Model):
     """How estimates are made: cross-validation, hold-out, external test, metrics."""
 
@@ -222,6 +231,14 @@ class EvaluationConfig(_Model):
     cv_repeats: int = Field(1, ge=1, description="Repeats, each with other folds (seed + r).")
     stratify: bool = Field(True, description="Keep class proportions in every fold.")
     holdout: float | None = Field(None, gt=0, lt=1, description="Test fraction; replaces k-fold.")
+    split_column: str | None = Field(
+        None,
+        description="A predefined split: this column of the cohort table says, per subject, "
+        "train, val or test (split_names); replaces k-fold and hold-out.",
+    )
+    split_names: SplitNames = Field(
+        default_factory=SplitNames, description="The split column's values."
+    )
     validation_fraction: float = Field(
         0.2, gt=0, lt=0.5, description="Carved out of each training part for early stopping."
     )
@@ -252,6 +269,20 @@ class EvaluationConfig(_Model):
         description="Shapley value of each modality per method, from the cells of every "
         "modality subset (needs scenarios: all): contribution.csv and a report section.",
     )
+
+    @field_validator("split_column")
+    @classmethod
+    def _one_scheme(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and info.data.get("holdout") is not None:
+            raise ValueError("a predefined split replaces evaluation.holdout; set only one")
+        return value
+
+    @property
+    def scheme(self) -> str:
+        """``kfold``, ``holdout`` or ``predefined``."""
+        if self.split_column is not None:
+            return "predefined"
+        return "holdout" if self.holdout is not None else "kfold"
 
 
 def _refuse_removed(value: Any, key: str, message: str) -> Any:

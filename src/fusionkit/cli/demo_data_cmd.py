@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,17 +23,22 @@ SeedOption = Annotated[int, typer.Option("--seed", help="Generator seed.")]
 
 
 def _write(dataset: str, out: Path, params: dict[str, Any]) -> dict:
-    """Generate into a temporary sibling folder, then move it into place: never overwrites."""
+    """Generate a registered dataset into ``out`` (`write_folder`)."""
     from fusionkit.plugins import get_registry
 
+    component = get_registry().get("dataset", dataset)
+    return write_folder(out, lambda tmp: component.build(params).materialize(tmp))
+
+
+def write_folder(out: Path, fill: Callable[[Path], dict]) -> dict:
+    """``fill`` a temporary sibling folder, then move it into place: never overwrites."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise DataError(f"{out}: already exists and is not empty; choose a new --out folder")
-    component = get_registry().get("dataset", dataset)
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
-        summary = component.build(params).materialize(tmp)
+        summary = fill(tmp)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -87,3 +93,25 @@ def imaging_5class(
     """Synthetic five-class PNG folders (chest_xray, ct, endoscopy, hand_xray, lung_ct)."""
     summary = _write("imaging_5class", out, {"seed": seed, "per_class": per_class, "size": size})
     print(f"wrote {sum(summary['classes'].values())} images of {size}x{size} px to {out}")
+
+
+convert_app = typer.Typer(
+    help="Convert data shipped in a bundle format into files fusionkit reads.",
+    no_args_is_help=True,
+)
+app.add_typer(convert_app, name="convert")
+
+
+@convert_app.command("medmnist")
+@handle_input_errors
+def convert_medmnist(
+    npz: Annotated[Path, typer.Argument(help="A MedMNIST .npz file (e.g. breastmnist.npz).")],
+    out: OutOption,
+) -> None:
+    """MedMNIST .npz -> images/*.png and cohort.csv with the official split in column `split`."""
+    from fusionkit.data.medmnist import convert
+
+    if not npz.is_file():
+        raise DataError(f"{npz}: file not found")
+    counts = write_folder(out, lambda tmp: convert(npz, tmp))
+    print(f"{out}: " + ", ".join(f"{split} {n}" for split, n in counts.items()))

@@ -35,6 +35,7 @@ class Cohort:
     source: Path
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    splits: np.ndarray | None = None  # the value of evaluation.split_column per subject
 
     def class_counts(self, mask: np.ndarray | None = None) -> dict[str, int]:
         """Subjects per class (optionally among ``mask``)."""
@@ -79,10 +80,14 @@ def load_cohort(config: ExperimentConfig, external: bool = False, verify: bool =
         table = _class_folder_table(cohort_path, data.id_column, data.label_column)
     else:
         table = read_table_file(cohort_path, data.id_column)
+    split_column = config.evaluation.split_column if not external else None
     fields = {"label_column": data.label_column, "group_column": data.group_column}
+    if split_column is not None:
+        fields["split_column"] = split_column
     for field_name, column in fields.items():
         if column is not None and column not in table.columns:
-            raise DataError(f"{cohort_path}: column {column!r} (data.{field_name}) not found")
+            section = "evaluation" if field_name == "split_column" else "data"
+            raise DataError(f"{cohort_path}: column {column!r} ({section}.{field_name}) not found")
 
     listed = frozenset(table.index)
     labels = table[data.label_column]
@@ -109,6 +114,17 @@ def load_cohort(config: ExperimentConfig, external: bool = False, verify: bool =
         if data.group_column
         else np.array(ids)
     )
+    splits = None
+    if split_column is not None:
+        splits = np.array([label_text(v) for v in table[split_column]])
+        names = config.evaluation.split_names
+        allowed = (names.train, names.val, names.test)
+        for row, value in enumerate(splits):
+            if value not in allowed:
+                raise DataError(
+                    f"{cohort_path}: subject {ids[row]}: {str(value)!r} in column {split_column!r} "
+                    f"(evaluation.split_column) is not one of {list(allowed)}"
+                )
 
     known = frozenset(ids)
     modalities: dict[str, ModalityData] = {}
@@ -120,7 +136,11 @@ def load_cohort(config: ExperimentConfig, external: bool = False, verify: bool =
             kind=spec.kind,
             root=cohort_path if cohort_path.is_dir() else root,
             id_column=spec.id_column or data.id_column,
-            exclude=frozenset({data.label_column, data.id_column} | _optional(data.group_column)),
+            exclude=frozenset(
+                {data.label_column, data.id_column}
+                | _optional(data.group_column)
+                | _optional(split_column)
+            ),
             known_ids=known,
             verify=verify,
         )
@@ -167,7 +187,16 @@ def load_cohort(config: ExperimentConfig, external: bool = False, verify: bool =
         modalities[name] = read
         available[name] = has
     return Cohort(
-        ids, y, list(data.classes), modalities, available, groups, cohort_path, notes, warnings
+        ids,
+        y,
+        list(data.classes),
+        modalities,
+        available,
+        groups,
+        cohort_path,
+        notes,
+        warnings,
+        splits,
     )
 
 
@@ -205,3 +234,21 @@ def check_class_sizes(cohort: Cohort, folds: int, where: str = "evaluation.cv_fo
                 f"{cohort.source}: class {name!r} has {count} subjects, "
                 f"fewer than {where}{'' if where.endswith('=') else ' ='} {folds}"
             )
+
+
+def check_predefined_split(cohort: Cohort, evaluation) -> None:
+    """A predefined split needs every class twice in its train part and a test part."""
+    names, column = evaluation.split_names, evaluation.split_column
+    assert cohort.splits is not None
+    train = cohort.splits == names.train
+    for name, count in cohort.class_counts(train).items():
+        if count < 2:
+            raise DataError(
+                f"{cohort.source}: class {name!r} has {count} subjects in the {names.train!r} "
+                f"part of column {column!r} (evaluation.split_column); it needs at least 2"
+            )
+    if not np.any(cohort.splits == names.test):
+        raise DataError(
+            f"{cohort.source}: no subject has {names.test!r} in column {column!r} "
+            "(evaluation.split_column): nothing to score"
+        )

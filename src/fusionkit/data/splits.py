@@ -24,6 +24,7 @@ class Fold:
     fold: int
     train: np.ndarray
     test: np.ndarray
+    validation: np.ndarray | None = None  # a predefined validation part, inside ``train``
 
 
 def _splitter(n_splits: int, stratify: bool, grouped: bool, seed: int):
@@ -53,9 +54,20 @@ def _split(
 
 
 def make_folds(
-    y: np.ndarray, groups: np.ndarray, evaluation: EvaluationConfig, seed: int
+    y: np.ndarray,
+    groups: np.ndarray,
+    evaluation: EvaluationConfig,
+    seed: int,
+    splits: np.ndarray | None = None,
 ) -> list[Fold]:
-    """The cross-validation folds (or the single hold-out split) of a cohort."""
+    """The cross-validation folds, the single hold-out split, or the predefined split (its
+    training part is train + val, with val as the validation part) of a cohort."""
+    if evaluation.split_column is not None:
+        assert splits is not None, "the cohort was read without its split column"
+        names = evaluation.split_names
+        train = np.flatnonzero(np.isin(splits, [names.train, names.val]))
+        validation = np.flatnonzero(splits == names.val)
+        return [Fold(0, 0, train, np.flatnonzero(splits == names.test), validation)]
     if evaluation.holdout is not None:
         train, test = holdout(y, groups, evaluation.holdout, evaluation.stratify, seed)
         return [Fold(0, 0, train, test)]

@@ -123,7 +123,7 @@ def method_encoders(
 def make_plan(config: ExperimentConfig) -> Plan:
     """Every cell of a resolved config, in a deterministic order."""
     evaluation = config.evaluation
-    if evaluation.holdout is not None:
+    if evaluation.scheme != "kfold":  # one split: a hold-out or a predefined one
         splits = [(0, 0)]
     else:
         splits = [(r, f) for r in range(evaluation.cv_repeats) for f in range(evaluation.cv_folds)]

@@ -21,7 +21,11 @@ def check_before_training(state: RunState) -> None:
 
 def _fold_problems(state: RunState) -> list[str]:
     config, cohort = state.config, state.cohort
-    field = "evaluation.holdout" if config.evaluation.holdout is not None else "evaluation.cv_folds"
+    field = {
+        "kfold": "evaluation.cv_folds",
+        "holdout": "evaluation.holdout",
+        "predefined": "evaluation.split_column",
+    }[config.evaluation.scheme]
     out = []
     for fold in state.folds:
         for part, rows in (("test", fold.test), ("training", fold.train)):

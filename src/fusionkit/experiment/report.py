@@ -70,6 +70,8 @@ def verdict(comparison: pd.DataFrame) -> str | None:
     r = best.iloc[0]
     if not np.isfinite(r.difference):
         return None
+    if int(r.folds) < 2:  # one split: the paired bootstrap over its test subjects is the CI
+        return _one_split_verdict(r)
     significant = np.isfinite(r.p_corrected_t) and r.p_corrected_t < 0.05 and r.ci_low > 0
     if r.difference <= 0:
         outcome, tail = "does not beat", "fusion does not help here"
@@ -92,6 +94,21 @@ def verdict(comparison: pd.DataFrame) -> str | None:
         f"{r.ci_low:+.3f} to {r.ci_high:+.3f} (corrected resampled t-test p = "
         f"{r.p_corrected_t:.2g}; Wilcoxon p = {r.p_wilcoxon:.2g}; {int(r.folds)} folds, "
         f"{int(r.shared_subjects)} subjects scored by both): {tail}."
+    )
+
+
+def _one_split_verdict(r) -> str:
+    significant = np.isfinite(r.boot_low) and (r.boot_low > 0 or r.boot_high < 0)
+    if r.difference <= 0:
+        outcome = "does not beat"
+    else:
+        outcome = "beats" if significant and r.boot_low > 0 else "scores above"
+    tail = "the interval excludes 0" if significant else "the interval includes 0"
+    return (
+        f"**{r.fusion}** ({r.metric} {r.fusion_mean:.3f}) {outcome} the best single modality, "
+        f"**{r.single}** ({r.single_mean:.3f}) on the test split: difference "
+        f"{r.difference:+.3f}, 95 % CI {r.boot_low:+.3f} to {r.boot_high:+.3f} (paired "
+        f"bootstrap over the {int(r.shared_subjects)} test subjects both scored): {tail}."
     )
 
 
@@ -458,6 +475,19 @@ def _markdown(frame: pd.DataFrame) -> str:
     return "\n".join([header, rule, *rows])
 
 
+def _scheme_text(state) -> str:
+    """How the estimates were made, in words."""
+    ev = state.config.evaluation
+    if ev.scheme == "predefined":
+        names, splits = ev.split_names, state.cohort.splits
+        counts = {n: int((splits == n).sum()) for n in (names.train, names.val, names.test)}
+        parts = ", ".join(f"{n} {c}" for n, c in counts.items())
+        return f"predefined split in column `{ev.split_column}` ({parts}; scored once on test)"
+    if ev.scheme == "holdout":
+        return f"hold-out {ev.holdout:.0%}"
+    return f"{ev.cv_folds}-fold CV x {ev.cv_repeats}"
+
+
 def _subjects_table(state) -> pd.DataFrame:
     """Subjects and class counts per scenario under the missing-modality policy."""
     cohort, policy = state.cohort, state.config.evaluation.missing
@@ -572,11 +602,7 @@ def write_report(
     table = _table(state, summary)
     ev = state.config.evaluation
     kinds = [s.type for s in ev.robustness]  # the config's order of perturbations
-    folds = (
-        f"{ev.cv_folds}-fold CV x {ev.cv_repeats}"
-        if ev.holdout is None
-        else (f"hold-out {ev.holdout:.0%}")
-    )
+    folds = _scheme_text(state)
     facts = (
         f"Cohort: {len(state.cohort.ids)} subjects, classes {', '.join(state.cohort.classes)}; "
         f"{folds}, seed {state.config.seed}; missing modalities: `{ev.missing}`"
@@ -617,8 +643,13 @@ def write_report(
             _markdown(_comparison_table(comparison)),
             "",
         ]
+    heading = (
+        "## Summary (mean ± sd over folds; ext. = external test set)"
+        if ev.scheme == "kfold"
+        else "## Summary (the single test split; ext. = external test set)"
+    )
     lines += [
-        "## Summary (mean ± sd over folds; ext. = external test set)",
+        heading,
         "",
         _markdown(table) if len(table) else "No cell finished: see the failures below.",
         "",

@@ -128,10 +128,14 @@ def per_class_frame(state, payloads: list[CellResult]) -> pd.DataFrame:
     return _whole_numbers(pd.DataFrame(rows, columns=[*WHERE, "class", "metric", "value"]))
 
 
-def _csv(frame: pd.DataFrame, exact: tuple[str, ...] = ()) -> bytes:
+def _csv(frame: pd.DataFrame, exact: tuple[str, ...] = (), scheme: str = "kfold") -> bytes:
     """CSV with numbers at six decimals, except the ``exact`` columns (the predictions'
-    probabilities), written in full (shortest exact form), so they can be re-scored exactly."""
+    probabilities), written in full (shortest exact form), so they can be re-scored exactly.
+    Under a predefined split the scheme's scored part is called ``test`` (``cv`` in k-fold and
+    hold-out), the external cohort ``external``."""
     out = frame.copy()
+    if scheme == "predefined" and "split" in out.columns:
+        out["split"] = out["split"].replace({"cv": "test"})
     for column in out.columns:
         if column in exact:
             out[column] = [
@@ -308,43 +312,45 @@ def write_outputs(outcome) -> dict[str, pd.DataFrame]:
     """Write every table, the manifest and the report for the run's finished cells."""
     state, store = outcome.state, outcome.store
     run_dir = store.root
+    scheme = state.config.evaluation.scheme
     payloads = outcome.results
     results = results_frame(state, payloads)
     summary = summary_frame(state, results, set(outcome.failures))
     predictions = predictions_frame(state, payloads)
-    write_atomic(run_dir / "results.csv", _csv(results))
-    write_atomic(run_dir / "summary.csv", _csv(summary))
+    write_atomic(run_dir / "results.csv", _csv(results, scheme=scheme))
+    write_atomic(run_dir / "summary.csv", _csv(summary, scheme=scheme))
     probabilities = tuple(f"p_{c}" for c in state.cohort.classes)
-    write_atomic(run_dir / "predictions.csv", _csv(predictions, probabilities))
-    write_atomic(run_dir / "per_class.csv", _csv(per_class_frame(state, payloads)))
+    write_atomic(run_dir / "predictions.csv", _csv(predictions, probabilities, scheme))
+    per_class = per_class_frame(state, payloads)
+    write_atomic(run_dir / "per_class.csv", _csv(per_class, scheme=scheme))
     intervals = intervals_frame(state, payloads)
     comparison = comparison_frame(state, summary, payloads)
-    write_atomic(run_dir / "intervals.csv", _csv(intervals))
-    write_atomic(run_dir / "comparison.csv", _csv(comparison))
+    write_atomic(run_dir / "intervals.csv", _csv(intervals, scheme=scheme))
+    write_atomic(run_dir / "comparison.csv", _csv(comparison, scheme=scheme))
     robustness = relative = None
     configured = {s.type for s in state.config.evaluation.robustness}
     if configured:
         chosen = [r for r in outcome.robustness if r.variant.partition("=")[0] in configured]
         robustness = robustness_frame(state, outcome.results, chosen)
         outcome.notes.extend(robustness_notes(state))  # printed by `fusionkit run` too
-        write_atomic(run_dir / "robustness.csv", _csv(robustness))
+        write_atomic(run_dir / "robustness.csv", _csv(robustness, scheme=scheme))
         metric = headline_metric(state.config.evaluation.metrics)
         relative = relative_robustness(robustness, metric).assign(metric=metric)
-        write_atomic(run_dir / "robustness_summary.csv", _csv(relative))
+        write_atomic(run_dir / "robustness_summary.csv", _csv(relative, scheme=scheme))
     choices = choices_frame(state, payloads)
     if not choices.empty:
-        write_atomic(run_dir / "choices.csv", _csv(choices))
+        write_atomic(run_dir / "choices.csv", _csv(choices, scheme=scheme))
     outputs, weights = modality_frames(state, payloads)
     if not weights.empty or not outputs.empty:
-        write_atomic(run_dir / "modality_outputs.csv", _csv(outputs))
-        write_atomic(run_dir / "modality_weights.csv", _csv(weights))
+        write_atomic(run_dir / "modality_outputs.csv", _csv(outputs, scheme=scheme))
+        write_atomic(run_dir / "modality_weights.csv", _csv(weights, scheme=scheme))
     contribution, notes = None, []
     if state.config.evaluation.contribution:
         from fusionkit.experiment.contribution import contribution_frame
 
         contribution, notes = contribution_frame(state, payloads, outcome.robustness)
         outcome.notes.extend(notes)  # printed by `fusionkit run` as well as kept in the manifest
-        write_atomic(run_dir / "contribution.csv", _csv(contribution))
+        write_atomic(run_dir / "contribution.csv", _csv(contribution, scheme=scheme))
     counts, names, seconds = encoder_summary(state, store)
     cell_seconds = {f"cell:{p.id}": round(p.seconds, 3) for p in payloads}
     write_json(

@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 from fusionkit.config import ExperimentConfig, MethodSpec, Spec
-from fusionkit.data.cohort import Cohort, check_class_sizes, load_cohort
+from fusionkit.data.cohort import Cohort, check_class_sizes, check_predefined_split, load_cohort
 from fusionkit.data.modality import ImageData, ModalityData
 from fusionkit.data.splits import Fold, make_folds
 from fusionkit.experiment.planner import Plan, make_plan
@@ -74,14 +74,17 @@ def prepare(config: ExperimentConfig, run_dir: Path | None, verify: bool = True)
     """Load cohorts and folds and check them; raises `DataError` before anything is written."""
     cohort = load_cohort(config, verify=verify)
     evaluation = config.evaluation
-    if evaluation.holdout is None:
+    if evaluation.scheme == "predefined":
+        check_predefined_split(cohort, evaluation)
+    elif evaluation.holdout is None:
         check_class_sizes(cohort, evaluation.cv_folds)
     else:  # a hold-out is the first part of a round(1 / holdout)-fold split
         parts = max(2, round(1 / evaluation.holdout))
         check_class_sizes(cohort, parts, "1 / evaluation.holdout =")
     plan = make_plan(config)
     external = load_cohort(config, external=True, verify=verify) if plan.external else None
-    folds = make_folds(cohort.y, cohort.groups, evaluation, config.seed)
+    folds = make_folds(cohort.y, cohort.groups, evaluation, config.seed, cohort.splits)
+    validation = folds[0].validation if evaluation.scheme == "predefined" else None
     fingerprints = {name: fingerprint(data) for name, data in cohort.modalities.items()}
     fingerprints["labels"] = digest([cohort.ids, cohort.y.tolist()])
     if external is not None:
@@ -96,5 +99,8 @@ def prepare(config: ExperimentConfig, run_dir: Path | None, verify: bool = True)
         device=resolve_device(config.runtime.device),
         validation_fraction=evaluation.validation_fraction,
         stratify=evaluation.stratify,
+        validation_ids=(
+            frozenset(cohort.ids[i] for i in validation) if validation is not None else None
+        ),
     )
     return RunState(config, run_dir, cohort, external, folds, plan, ctx, fingerprints, folds_key)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -16,17 +16,11 @@ class FitContext:
     device: str = "cpu"
     validation_fraction: float = 0.2
     stratify: bool = True
+    validation_ids: frozenset[str] | None = None  # a predefined validation part, by subject
 
     def derive(self, *parts: object) -> FitContext:
         """The same context with a seed derived from ``parts`` (stable across processes)."""
-        return FitContext(
-            derived_seed(self.seed, *parts),
-            self.n_classes,
-            self.threads,
-            self.device,
-            self.validation_fraction,
-            self.stratify,
-        )
+        return replace(self, seed=derived_seed(self.seed, *parts))
 
 
 def derived_seed(seed: int, *parts: object) -> int:

@@ -59,9 +59,15 @@ def seed_everything(seed: int, threads: int) -> None:
 def split_validation(
     y: np.ndarray, ctx: FitContext, ids: Sequence[str] | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(fit, validation) positions out of a training part; no validation if it is too small."""
+    """(fit, validation) positions out of a training part: the subjects of a predefined
+    validation part (``ctx.validation_ids``) when there is one, else a seeded stratified part;
+    no validation if the training part is too small."""
     n = len(y)
     positions = np.arange(n)
+    if ctx.validation_ids is not None and ids is not None:
+        is_val = np.array([str(i) in ctx.validation_ids for i in ids], dtype=bool)
+        if is_val.any() and not is_val.all():
+            return positions[~is_val], positions[is_val]
     if n < 10:
         return positions, positions[:0]
     groups = np.asarray(ids if ids is not None else [str(i) for i in range(n)])
