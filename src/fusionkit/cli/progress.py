@@ -36,8 +36,9 @@ class LineProgress:
         elapsed = now - start
         # the rate since the stage's first finished task (a stage may wait for another first)
         t0, d0 = self.first.get(stage, (start, 0))
-        rate = (now - t0) / (done - d0) if done > d0 and now > t0 else elapsed / max(done, 1)
-        eta = f", ETA {_clock(rate * (total - done))}" if 0 < done < total else ""
+        known = done > d0 and now > t0  # a rate needs two finished tasks
+        eta = f", ETA {_clock((now - t0) / (done - d0) * (total - done))}" if known else ""
+        eta = eta if done < total else ""
         tail = f"; last: {latest}" if latest else ""
         self.console.print(
             f"[{time.strftime('%H:%M:%S')}] {stage} {done}/{total} ({done / total:.0%}), "
