@@ -34,6 +34,7 @@ ENTRY_POINT_GROUP = "fusionkit"
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "fusionkit.readers.table",
     "fusionkit.readers.image",
+    "fusionkit.readers.genotype_files",
     "fusionkit.datasets.builtin",
     "fusionkit.encoders.raw",
     "fusionkit.encoders.tabular_nets",

@@ -273,21 +273,34 @@ def _subset(inp, rows: np.ndarray):
 
 
 # -- readers -----------------------------------------------------------------------------------
-def _sample_file(kind: str, folder: Path) -> tuple[str, pd.Series]:
-    """A file (or pattern) of ``kind`` under ``folder`` for ids S000..S011, and their labels."""
+def _sample_file(kind: str, folder: Path, fmt: str = "csv") -> tuple[str, pd.Series]:
+    """A file (or pattern) of ``kind`` under ``folder`` for ids S000..S011, and their labels;
+    genotypes also as ``fmt`` ``plink`` or ``vcf``."""
     data, y = sample_data(kind, folder / "images", n=12)
+    labels = pd.Series(y, index=data.ids)
     if kind == "image":
-        return "images/{subject_id}.png", pd.Series(y, index=data.ids)
+        return "images/{subject_id}.png", labels
     frame = data.frame.copy()
     frame.index.name = "subject_id"
+    if fmt == "plink":
+        from fusionkit.readers.genotype_files import write_plink
+
+        write_plink(frame, folder / "genotype")
+        return "genotype.bed", labels
+    if fmt == "vcf":
+        from fusionkit.readers.genotype_files import write_vcf
+
+        write_vcf(frame, folder / "genotype.vcf")
+        return "genotype.vcf", labels
     frame.to_csv(folder / f"{kind}.csv")
-    return f"{kind}.csv", pd.Series(y, index=data.ids)
+    return f"{kind}.csv", labels
 
 
-def check_reader(component: Component, params: dict | None = None) -> None:
-    """For every modality kind it accepts: ``read(path, ctx)`` of a small sample gives data of
-    that kind, keyed by the ids as text, with ``subset`` keeping order; a missing file is a
-    `DataError` naming it."""
+def check_reader(component: Component, params: dict | None = None, fmt: str = "csv") -> None:
+    """For every modality kind it accepts: ``read(path, ctx)`` of a small sample (``fmt``: the
+    sample's file format, ``csv``, ``plink`` or ``vcf`` for genotypes) gives data of that kind,
+    keyed by the ids as text, with ``subset`` keeping order; a missing file is a `DataError`
+    naming it."""
     from fusionkit.api import Reader
     from fusionkit.errors import DataError
     from fusionkit.readers.base import ReadContext
@@ -298,7 +311,7 @@ def check_reader(component: Component, params: dict | None = None) -> None:
     for kind in sorted(component.modalities):
         with tempfile.TemporaryDirectory() as tmp:
             root = Path(tmp)
-            path, labels = _sample_file(kind, root)
+            path, labels = _sample_file(kind, root, fmt)
             ctx = ReadContext(
                 modality="m",
                 kind=kind,

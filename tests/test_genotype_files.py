@@ -1,0 +1,86 @@
+"""PLINK 1 binary and VCF genotypes read as the same allele counts as the CSV reader: the same
+table, and the same results from a whole run (files written by the test itself)."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from fusionkit.readers.base import ReadContext
+from fusionkit.readers.genotype_files import write_plink, write_vcf
+
+
+@pytest.fixture(scope="module")
+def genotypes(small_cohort, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("genotypes")
+    frame = pd.read_csv(small_cohort / "snp.csv", index_col="subject_id")
+    frame.index = frame.index.astype(str)
+    write_plink(frame, folder / "snp")
+    write_vcf(frame, folder / "snp.vcf")
+    return folder, frame
+
+
+def _read(reader: str, path: str, folder, params=None):
+    from fusionkit.plugins import get_registry
+
+    component = get_registry().get("reader", reader)
+    ctx = ReadContext("snp", "genotype", folder, "subject_id")
+    return component.build(params or {}).read(path, ctx).frame
+
+
+def test_plink_and_vcf_give_the_csv_counts(genotypes, small_cohort):
+    folder, frame = genotypes
+    assert np.isnan(frame.to_numpy()).any()  # missing calls are part of the check
+    csv = _read("genotype", "snp.csv", small_cohort)
+    for reader, path in (("plink", "snp.bed"), ("plink", "snp"), ("vcf", "snp.vcf")):
+        got = _read(reader, path, folder)
+        pd.testing.assert_frame_equal(got, csv, check_names=False, obj=f"{reader} {path}")
+
+
+def test_variants_select_and_a_missing_one_is_named(genotypes):
+    from fusionkit.errors import DataError
+
+    folder, frame = genotypes
+    wanted = list(frame.columns[[3, 1]])
+    got = _read("vcf", "snp.vcf", folder, {"variants": wanted})
+    assert list(got.columns) == wanted
+    with pytest.raises(DataError, match=r"snp.bed: variant 'rs_nope' \(params.variants\)"):
+        _read("plink", "snp", folder, {"variants": ["rs_nope"]})
+    with pytest.raises(DataError, match=r"copy.bim: file not found"):
+        (folder / "copy.bed").write_bytes((folder / "snp.bed").read_bytes())
+        _read("plink", "copy.bed", folder)
+
+
+def test_a_run_reading_plink_or_vcf_gives_the_csv_results(genotypes, small_cohort, tmp_path):
+    from fusionkit.config import load_config
+    from fusionkit.experiment.runner import run_experiment
+    from tests.conftest import BASE_CONFIG
+
+    folder, _ = genotypes
+    results = {}
+    for name, snp in (
+        ("csv", {"kind": "genotype", "path": str(small_cohort / "snp.csv")}),
+        ("plink", {"kind": "genotype", "path": str(folder / "snp"), "reader": "plink"}),
+        ("vcf", {"kind": "genotype", "path": str(folder / "snp.vcf"), "reader": "vcf"}),
+    ):
+        config = copy.deepcopy(BASE_CONFIG)
+        config["data"]["root"] = str(small_cohort)
+        del config["data"]["external"]
+        config["data"]["modalities"] = {
+            "ehr": config["data"]["modalities"]["ehr"],
+            "snp": snp,
+        }
+        config["encoders"] = {"ehr": "raw", "snp": "raw"}
+        config["methods"] = ["logistic_regression", "feature_level"]
+        config["evaluation"] = {"cv_folds": 3}
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+        run = run_experiment(load_config(path), tmp_path / name)
+        assert not run.failures
+        results[name] = (tmp_path / name / "results.csv").read_text()
+    assert results["plink"] == results["csv"]
+    assert results["vcf"] == results["csv"]
