@@ -128,3 +128,30 @@ def test_infinite_value_is_named(tmp_path):
     frame.to_csv(tmp_path / "t.csv", index=False)
     with pytest.raises(DataError, match=r"t\.csv: row 3, column 'age': inf is infinite"):
         reader("table").read("t.csv", ctx(tmp_path))
+
+
+def test_a_longitudinal_table_keeps_one_visit_per_subject(tmp_path):
+    """One row per visit (ADNIMERGE-style): visit_column + visit keep the baseline rows;
+    without them the repeated subject is an error that says what to set."""
+    from fusionkit.errors import DataError
+    from fusionkit.plugins import get_registry
+    from fusionkit.readers.base import ReadContext
+
+    (tmp_path / "visits.csv").write_text(
+        "subject_id,VISCODE,MMSE,age\n"
+        "S1,bl,28,70\nS1,m06,27,70.5\nS2,bl,24,66\nS2,m06,22,66.5\nS3,m06,30,80\n"
+    )
+    reader = get_registry().get("reader", "table")
+    ctx = ReadContext("ehr", "table", tmp_path, "subject_id")
+    data = reader.build({"visit_column": "VISCODE", "visit": "bl"}).read("visits.csv", ctx)
+    assert data.frame.index.tolist() == ["S1", "S2"]
+    assert data.frame.columns.tolist() == ["MMSE", "age"]
+    assert data.frame.MMSE.tolist() == [28.0, 24.0]
+    with pytest.raises(DataError) as info:
+        reader.build({}).read("visits.csv", ctx)
+    assert str(info.value) == (
+        f"{tmp_path / 'visits.csv'}: duplicate subject_id 'S1' (rows 2 and 3); a table with one "
+        "row per visit needs params.visit_column and params.visit"
+    )
+    with pytest.raises(DataError, match="no row has 'sc' in column 'VISCODE'"):
+        reader.build({"visit_column": "VISCODE", "visit": "sc"}).read("visits.csv", ctx)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from fusionkit.data.modality import TableData, as_id
 from fusionkit.errors import DataError
@@ -24,6 +24,16 @@ class TableParams(BaseModel):
         description="Categorical columns (one-hot encoded). Any other column must hold numbers "
         "only, or text only (then it is categorical too); a column mixing both is an error.",
     )
+    visit_column: str | None = Field(
+        None, description="A longitudinal table's visit column (e.g. VISCODE); needs visit."
+    )
+    visit: str | None = Field(None, description="The visit whose rows are kept (e.g. bl).")
+
+    @model_validator(mode="after")
+    def _visit_pair(self) -> TableParams:
+        if (self.visit_column is None) != (self.visit is None):
+            raise ValueError("visit_column and visit go together")
+        return self
 
 
 class GenotypeParams(BaseModel):
@@ -33,10 +43,14 @@ class GenotypeParams(BaseModel):
     exclude: list[str] = Field(default_factory=list)
 
 
-def read_table_file(path: Path, id_column: str, unique_ids: bool = True) -> pd.DataFrame:
+def read_table_file(
+    path: Path, id_column: str, unique_ids: bool = True, visit: tuple[str, str] | None = None
+) -> pd.DataFrame:
     """CSV, TSV or Parquet (by suffix), indexed by the id column read as text; one-line errors.
 
-    With ``unique_ids`` (the default) a repeated id is an error naming both rows.
+    With ``unique_ids`` (the default) a repeated id is an error naming both rows. ``visit``
+    (column, value): a longitudinal table, one row per visit: only the rows of that visit are
+    kept, and the visit column is dropped.
     """
     if not path.is_file():
         raise DataError(f"{path}: file not found")
@@ -63,6 +77,14 @@ def read_table_file(path: Path, id_column: str, unique_ids: bool = True) -> pd.D
         raise DataError(f"{path}: id column {id_column!r} not found (columns: {shown})")
     if frame.empty:
         raise DataError(f"{path}: no rows (only a header)")
+    if visit is not None:
+        column, value = visit
+        if column not in frame.columns:
+            raise DataError(f"{path}: visit column {column!r} (params.visit_column) not found")
+        keep = np.asarray(as_id(frame[column])) == value
+        if not keep.any():
+            raise DataError(f"{path}: no row has {value!r} in column {column!r} (params.visit)")
+        frame = frame[keep].drop(columns=[column]).reset_index(drop=True)
     ids = pd.Series(as_id(frame[id_column]), index=frame.index)
     blank = ids[(ids == "") | (ids.str.lower() == "nan")]
     if len(blank):
@@ -71,7 +93,14 @@ def read_table_file(path: Path, id_column: str, unique_ids: bool = True) -> pd.D
     if unique_ids and len(dupes):
         first = dupes.iloc[0]
         rows = [int(i) + 2 for i in dupes.index[dupes == first]]
-        raise DataError(f"{path}: duplicate {id_column} {first!r} (rows {rows[0]} and {rows[1]})")
+        hint = (
+            ""
+            if visit
+            else "; a table with one row per visit needs params.visit_column and params.visit"
+        )
+        raise DataError(
+            f"{path}: duplicate {id_column} {first!r} (rows {rows[0]} and {rows[1]}){hint}"
+        )
     frame.index = pd.Index(ids.tolist(), name=id_column)
     return frame.drop(columns=[id_column])
 
@@ -134,10 +163,13 @@ def select_columns(
     return frame[[c for c in keep or list(frame.columns) if c not in drop]]
 
 
-def read_features(path: str, ctx: ReadContext, params, what: str) -> tuple[Path, pd.DataFrame]:
-    """The modality's table with the params' column selection, never the excluded columns."""
+def read_features(
+    path: str, ctx: ReadContext, params, what: str, visit: tuple[str, str] | None = None
+) -> tuple[Path, pd.DataFrame]:
+    """The modality's table with the params' column selection, never the excluded columns;
+    ``visit``: see `read_table_file`."""
     file = ctx.root / path
-    frame = read_table_file(file, ctx.id_column)
+    frame = read_table_file(file, ctx.id_column, visit=visit)
     frame = select_columns(frame, file, params.columns, set(params.exclude) | ctx.exclude)
     if frame.shape[1] == 0:
         raise DataError(f"{file}: no {what} columns left for modality {ctx.modality!r}")
@@ -153,7 +185,9 @@ class TableReader:
         self.params = params
 
     def read(self, path: str, ctx: ReadContext) -> TableData:
-        file, frame = read_features(path, ctx, self.params, "feature")
+        p = self.params
+        visit = (p.visit_column, p.visit) if p.visit_column and p.visit is not None else None
+        file, frame = read_features(path, ctx, p, "feature", visit)
         categorical = []
         for column in frame.columns:
             values = frame[column]
