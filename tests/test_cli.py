@@ -12,7 +12,7 @@ def test_help_lists_every_command(cli):
     result = cli("--help")
     assert result.exit_code == 0
     commands = ("plugins", "validate", "run", "cohort", "demo-data", "predict", "enhance")
-    for command in (*commands, "init", "schema"):
+    for command in (*commands, "init", "schema", "convert"):
         assert command in result.stdout
 
 

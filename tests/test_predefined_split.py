@@ -99,3 +99,29 @@ def test_a_predefined_split_and_a_holdout_are_exclusive(cli, split_config):
     assert "evaluation.split_column: a predefined split replaces evaluation.holdout" in (
         result.stderr
     )
+
+
+def test_convert_medmnist_keeps_the_official_split(cli, tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    arrays = {}
+    for split, n in (("train", 6), ("val", 2), ("test", 3)):
+        arrays[f"{split}_images"] = rng.integers(0, 255, size=(n, 28, 28), dtype=np.uint8)
+        arrays[f"{split}_labels"] = (np.arange(n) % 2).reshape(n, 1)
+    np.savez(tmp_path / "tiny.npz", **arrays)
+    out = tmp_path / "tiny"
+    result = cli("convert", "medmnist", tmp_path / "tiny.npz", "--out", out)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == f"{out}: train 6, val 2, test 3"
+    cohort = pd.read_csv(out / "cohort.csv")
+    assert cohort.split.value_counts().to_dict() == {"train": 6, "test": 3, "val": 2}
+    first = np.asarray(Image.open(out / "images" / "test00001.png"))
+    assert np.array_equal(first, arrays["test_images"][1])
+    assert cohort.set_index("subject_id").label["test00001"] == 1
+    again = cli("convert", "medmnist", tmp_path / "tiny.npz", "--out", out)
+    assert again.exit_code == 2 and "already exists and is not empty" in again.stderr
+    np.savez(tmp_path / "other.npz", x=np.zeros(3))
+    wrong = cli("convert", "medmnist", tmp_path / "other.npz", "--out", tmp_path / "o")
+    assert wrong.exit_code == 2
+    assert wrong.stderr.startswith(f"error: {tmp_path / 'other.npz'}: not a MedMNIST file")
