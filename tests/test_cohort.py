@@ -92,7 +92,8 @@ def test_duplicate_subject_ids(cli, data_copy, write_config):
     assert result.exit_code == 2
     dup = ehr.loc[1, "subject_id"]
     assert result.stderr.strip() == (
-        f"error: {root / 'ehr.csv'}: duplicate subject_id {dup!r} (rows 3 and 6)"
+        f"error: {root / 'ehr.csv'}: duplicate subject_id {dup!r} (rows 3 and 6); a table with "
+        "one row per visit needs params.visit_column and params.visit"
     )
 
 

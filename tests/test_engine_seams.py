@@ -409,7 +409,8 @@ def test_predict_reproduces_the_runs_own_external_predictions(cli, final_run, tm
     run = run.set_index("subject_id")
     assert len(run) > 3 and sorted(pred.index) == sorted(run.index)
     columns = [c for c in run.columns if c.startswith("p_")]
-    assert np.allclose(pred.loc[run.index, columns], run[columns], atol=2e-6)
+    # float32 networks in batches of 4 here and 64 in the run: summation order differs
+    assert np.allclose(pred.loc[run.index, columns], run[columns], atol=1e-5)
 
 
 def test_predict_with_a_shallow_random_forest_matches_the_kept_model(cli, final_run, tmp_path):

@@ -44,13 +44,18 @@ class GenotypeParams(BaseModel):
 
 
 def read_table_file(
-    path: Path, id_column: str, unique_ids: bool = True, visit: tuple[str, str] | None = None
+    path: Path,
+    id_column: str,
+    unique_ids: bool = True,
+    visit: tuple[str, str] | None = None,
+    visits_hint: bool = False,
 ) -> pd.DataFrame:
     """CSV, TSV or Parquet (by suffix), indexed by the id column read as text; one-line errors.
 
     With ``unique_ids`` (the default) a repeated id is an error naming both rows. ``visit``
     (column, value): a longitudinal table, one row per visit: only the rows of that visit are
-    kept, and the visit column is dropped.
+    kept, and the visit column is dropped. ``visits_hint``: a repeated id's error says how to
+    read a table with one row per visit (a modality table's reader can).
     """
     if not path.is_file():
         raise DataError(f"{path}: file not found")
@@ -94,9 +99,9 @@ def read_table_file(
         first = dupes.iloc[0]
         rows = [int(i) + 2 for i in dupes.index[dupes == first]]
         hint = (
-            ""
-            if visit
-            else "; a table with one row per visit needs params.visit_column and params.visit"
+            "; a table with one row per visit needs params.visit_column and params.visit"
+            if visits_hint
+            else ""
         )
         raise DataError(
             f"{path}: duplicate {id_column} {first!r} (rows {rows[0]} and {rows[1]}){hint}"
@@ -164,12 +169,17 @@ def select_columns(
 
 
 def read_features(
-    path: str, ctx: ReadContext, params, what: str, visit: tuple[str, str] | None = None
+    path: str,
+    ctx: ReadContext,
+    params,
+    what: str,
+    visit: tuple[str, str] | None = None,
+    visits_hint: bool = False,
 ) -> tuple[Path, pd.DataFrame]:
     """The modality's table with the params' column selection, never the excluded columns;
-    ``visit``: see `read_table_file`."""
+    ``visit``, ``visits_hint``: see `read_table_file`."""
     file = ctx.root / path
-    frame = read_table_file(file, ctx.id_column, visit=visit)
+    frame = read_table_file(file, ctx.id_column, visit=visit, visits_hint=visits_hint)
     frame = select_columns(frame, file, params.columns, set(params.exclude) | ctx.exclude)
     if frame.shape[1] == 0:
         raise DataError(f"{file}: no {what} columns left for modality {ctx.modality!r}")
@@ -187,7 +197,7 @@ class TableReader:
     def read(self, path: str, ctx: ReadContext) -> TableData:
         p = self.params
         visit = (p.visit_column, p.visit) if p.visit_column and p.visit is not None else None
-        file, frame = read_features(path, ctx, p, "feature", visit)
+        file, frame = read_features(path, ctx, p, "feature", visit, visits_hint=visit is None)
         categorical = []
         for column in frame.columns:
             values = frame[column]
