@@ -243,3 +243,25 @@ def test_schema_describes_the_config(cli, tmp_path):
     schema = json.loads(result.stdout)
     assert {"data", "methods", "evaluation"} <= set(schema["properties"])
     assert set(schema["required"]) >= {"name", "data", "methods"}
+
+
+def test_init_finds_plink_and_vcf_genotypes(cli, small_cohort, tmp_path):
+    import shutil
+
+    import pandas as pd
+    import yaml
+
+    from fusionkit.readers.genotype_files import write_plink, write_vcf
+
+    data = tmp_path / "study"
+    data.mkdir()
+    shutil.copy(small_cohort / "cohort.csv", data / "cohort.csv")
+    snp = pd.read_csv(small_cohort / "snp.csv", index_col="subject_id")
+    write_plink(snp, data / "chip")
+    write_vcf(snp, data / "wgs.vcf")
+    config = tmp_path / "c.yaml"
+    assert cli("init", data, "--out", config).exit_code == 0
+    modalities = yaml.safe_load(config.read_text())["data"]["modalities"]
+    assert modalities["chip"] == {"kind": "genotype", "path": "chip", "reader": "plink"}
+    assert modalities["wgs"] == {"kind": "genotype", "path": "wgs.vcf", "reader": "vcf"}
+    assert cli("validate", config).exit_code == 0

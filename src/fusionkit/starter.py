@@ -15,6 +15,8 @@ be checked and edited):
   several files per subject (``S0001_a.jpg``, ``S0001_c.jpg``) give ``{subject_id}_[ac].jpg``;
   sub-folders named after subjects (DICOM series, ``dicom/S0001/*.dcm``) give
   ``dicom/{subject_id}``.
+- **genotype files**: a ``.bed`` with its ``.bim`` and ``.fam`` is a ``plink`` modality, a
+  ``.vcf``, ``.vcf.gz`` or ``.bcf`` a ``vcf`` one.
 - **an external test cohort**: a sub-folder with a table of the cohort's name (e.g.
   ``external/cohort.csv``) becomes ``data.external``.
 """
@@ -95,10 +97,19 @@ def _is_genotype(frame: pd.DataFrame, id_column: str) -> bool:
 
 def _name(path: Path, root: Path) -> str:
     stem = path.relative_to(root).as_posix()
-    for suffix in (*IMAGE_SUFFIXES, *TABLE_SUFFIXES):
+    for suffix in (*IMAGE_SUFFIXES, *TABLE_SUFFIXES, ".vcf.gz", ".vcf", ".bcf"):
         stem = stem.removesuffix(suffix)
     name = re.sub(r"[^0-9a-zA-Z_]+", "_", stem).strip("_").lower() or "modality"
     return name if name[0].isalpha() else f"m_{name}"
+
+
+def _genotype_file(path: Path) -> str | None:
+    """``plink`` for a .bed with its .bim and .fam, ``vcf`` for a VCF / BCF file."""
+    if path.suffix == ".bed" and all(path.with_suffix(s).is_file() for s in (".bim", ".fam")):
+        return "plink"
+    if path.name.endswith((".vcf", ".vcf.gz", ".bcf")):
+        return "vcf"
+    return None
 
 
 def _series_pattern(folder: Path, root: Path, ids: set[str]) -> str | None:
@@ -199,6 +210,13 @@ def draft(root: Path, label: str | None = None, id_column: str | None = None) ->
         out.modalities[name] = {"kind": kind, "path": path.name}
         why = "0/1/2 values in 20+ columns" if kind == "genotype" else "a table of values"
         out.reasons[name] = f"{frame.shape[1] - 1} columns; {why}"
+    for path in sorted(root.glob("*")):
+        reader = _genotype_file(path)
+        if reader is not None:
+            name = _name(path.with_suffix("") if reader == "plink" else path, root)
+            target = path.with_suffix("").name if reader == "plink" else path.name
+            out.modalities[name] = {"kind": "genotype", "path": target, "reader": reader}
+            out.reasons[name] = "PLINK .bed/.bim/.fam" if reader == "plink" else "VCF / BCF"
     for folder in sorted(p for p in root.rglob("*") if p.is_dir()):
         if folder.name in ids:
             continue  # a subject's series, found from its parent
