@@ -84,3 +84,38 @@ def test_a_run_reading_plink_or_vcf_gives_the_csv_results(genotypes, small_cohor
         results[name] = (tmp_path / name / "results.csv").read_text()
     assert results["plink"] == results["csv"]
     assert results["vcf"] == results["csv"]
+
+
+def test_variant_filters_use_the_training_part_only(tmp_path):
+    """min_maf and min_call_rate are computed on the subjects the encoder is fitted on: a
+    variant polymorphic only among test subjects is dropped, as is one missing too often."""
+    from fusionkit.data.modality import TableData
+    from fusionkit.encoders.raw import RawEncoder, RawParams
+
+    n = 40
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "common": rng.integers(0, 3, n).astype(float),
+            "test_only": np.r_[np.zeros(30), np.full(10, 2.0)],  # monomorphic in training
+            "gappy": np.where(np.arange(n) % 3 == 0, np.nan, rng.integers(0, 3, n)),
+        },
+        index=[f"S{i}" for i in range(n)],
+    )
+    data = TableData("genotype", frame, tmp_path / "g.csv")
+    train = data.subset([f"S{i}" for i in range(30)])
+    encoder = RawEncoder(RawParams(min_maf=0.05, min_call_rate=0.9)).fit(train)
+    assert encoder.columns_ == ["common"]
+    assert encoder.transform(data).shape == (n, 1)
+    everyone = RawEncoder(RawParams(min_maf=0.05)).fit(data)  # all subjects: it would pass
+    assert "test_only" in everyone.columns_
+
+
+def test_variant_filters_are_for_genotypes(tmp_path):
+    from fusionkit.data.modality import TableData
+    from fusionkit.encoders.raw import RawEncoder, RawParams
+    from fusionkit.errors import ConfigError
+
+    table = TableData("table", pd.DataFrame({"age": [60.0, 70.0]}, index=["a", "b"]), tmp_path)
+    with pytest.raises(ConfigError, match="genotype modalities only"):
+        RawEncoder(RawParams(min_maf=0.01)).fit(table)

@@ -1,7 +1,8 @@
 """The ``raw`` encoder: a table's own columns, imputed, scaled and one-hot encoded.
 
 Fitted on the training part of a fold only: medians, means, scales and the category vocabulary
-come from training subjects; a category first seen at test time encodes as all zeros.
+come from training subjects; a category first seen at test time encodes as all zeros. For
+genotypes, ``min_maf`` and ``min_call_rate`` keep the variants that pass in the training part.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from fusionkit.data.modality import TableData
+from fusionkit.errors import ConfigError, DataError
 from fusionkit.hookspecs import hookimpl
 
 
@@ -23,6 +25,20 @@ class RawParams(BaseModel):
     max_categories: int | None = Field(
         20, ge=2, description="Rarer categories are grouped into one 'infrequent' column."
     )
+    min_maf: float | None = Field(
+        None,
+        ge=0,
+        lt=0.5,
+        description="Genotypes: keep variants whose minor-allele frequency in the training "
+        "part is at least this (e.g. 0.01).",
+    )
+    min_call_rate: float | None = Field(
+        None,
+        gt=0,
+        le=1,
+        description="Genotypes: keep variants called (not missing) in at least this fraction "
+        "of the training part (e.g. 0.95).",
+    )
 
 
 class RawEncoder:
@@ -31,8 +47,33 @@ class RawEncoder:
     def __init__(self, params: RawParams):
         self.params = params
 
+    def _passing(self, data: TableData) -> TableData:
+        """The variants passing the filters, by statistics of these (training) subjects."""
+        p = self.params
+        if p.min_maf is None and p.min_call_rate is None:
+            return data
+        if data.kind != "genotype":
+            raise ConfigError("min_maf and min_call_rate apply to genotype modalities only")
+        values = data.frame.to_numpy(dtype=float)
+        called = np.isfinite(values)
+        keep = np.ones(values.shape[1], dtype=bool)
+        if p.min_call_rate is not None:
+            keep &= called.mean(axis=0) >= p.min_call_rate
+        if p.min_maf is not None:
+            with np.errstate(invalid="ignore"):
+                freq = np.nanmean(values, axis=0) / 2  # of the counted allele
+            keep &= np.nan_to_num(np.minimum(freq, 1 - freq), nan=0.0) >= p.min_maf
+        if not keep.any():
+            raise DataError(
+                f"{data.source}: no variant passes min_maf / min_call_rate in the training part"
+            )
+        columns = [c for c, k in zip(data.columns, keep, strict=True) if k]
+        return TableData(data.kind, data.frame[columns], data.source, data.categorical)
+
     def fit(self, data: TableData, y: np.ndarray | None = None, ctx: object = None) -> RawEncoder:
         from sklearn.compose import ColumnTransformer
+
+        data = self._passing(data)
         from sklearn.impute import SimpleImputer
         from sklearn.pipeline import Pipeline
         from sklearn.preprocessing import OneHotEncoder, StandardScaler

@@ -28,6 +28,11 @@ class MLPParams(BaseModel):
     hidden: list[int] = Field(default_factory=lambda: [200, 100, 75], min_length=1)
     dropout: float = Field(0.2, ge=0, lt=1)
     output: Output = OutputField
+    raw: RawParams = Field(
+        default_factory=RawParams,
+        description="How the table is encoded for the network (the raw encoder's params, e.g. "
+        "min_maf for genotypes); fitted on the training part.",
+    )
     train: TrainParams = Field(default_factory=TrainParams)
 
 
@@ -54,13 +59,13 @@ class MLPEncoder(TorchEncoder):
         self.params = params
 
     def fit_preprocessing(self, data: TableData, y: np.ndarray) -> None:
-        self.raw_ = RawEncoder(RawParams()).fit(data)
+        self.raw_ = RawEncoder(self.params.raw).fit(data)
 
     def preprocessing_state(self) -> dict:
         return {"raw": self.raw_.get_state()}
 
     def set_preprocessing_state(self, state: dict) -> None:
-        self.raw_ = RawEncoder(RawParams())
+        self.raw_ = RawEncoder(self.params.raw)
         self.raw_.set_state(state["raw"])
 
     def to_tensor(self, data: TableData):
