@@ -125,3 +125,14 @@ def test_convert_medmnist_keeps_the_official_split(cli, tmp_path):
     wrong = cli("convert", "medmnist", tmp_path / "other.npz", "--out", tmp_path / "o")
     assert wrong.exit_code == 2
     assert wrong.stderr.startswith(f"error: {tmp_path / 'other.npz'}: not a MedMNIST file")
+
+
+def test_one_modality_gets_the_best_method_as_its_answer(cli, split_config, tmp_path):
+    path, _ = split_config
+    out = tmp_path / "one"
+    result = cli("run", path, "--out", out, "--set", "scenarios=[ehr]")
+    assert result.exit_code == 0, result.output
+    line = next(x for x in result.stdout.splitlines() if x.startswith("answer: "))
+    assert " scores best (f1_macro " in line and "no fusion to compare" in line
+    report = (out / "report.md").read_text()
+    assert "test-split f1_macro with its 95 % interval from a subject bootstrap" in report

@@ -63,13 +63,16 @@ def print_answer(console, run_dir: Path) -> None:
     """The report's verdict, and where the report is."""
     import pandas as pd
 
-    from fusionkit.experiment.report import verdict
+    from fusionkit.experiment.report import best_only, verdict
 
-    path = run_dir / "comparison.csv"
-    if path.is_file() and path.stat().st_size:
-        answer = verdict(pd.read_csv(path))
-        if answer:
-            console.print(f"answer: {answer.replace('**', '')}", highlight=False, soft_wrap=True)
+    def table(name: str) -> pd.DataFrame:
+        path = run_dir / name
+        return pd.read_csv(path) if path.is_file() and path.stat().st_size > 1 else pd.DataFrame()
+
+    comparison = table("comparison.csv")
+    answer = (verdict(comparison) if len(comparison) else None) or best_only(table("intervals.csv"))
+    if answer:
+        console.print(f"answer: {answer.replace('**', '')}", highlight=False, soft_wrap=True)
     if (run_dir / "report.html").is_file():
         console.print(f"report: {run_dir / 'report.html'}", highlight=False, soft_wrap=True)
 

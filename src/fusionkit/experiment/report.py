@@ -97,6 +97,21 @@ def verdict(comparison: pd.DataFrame) -> str | None:
     )
 
 
+def best_only(intervals: pd.DataFrame) -> str | None:
+    """With no fusion to compare (one modality): the best scenario x method and its interval."""
+    if intervals.empty:
+        return None
+    scored = intervals[(intervals.split != "external") & intervals["mean"].notna()]
+    if scored.empty:  # (the scheme's scored part: "cv" in memory, "test" in a predefined CSV)
+        return None
+    r = scored.loc[scored["mean"].idxmax()]
+    return (
+        f"**{r.scenario} x {r.method}** scores best ({r.metric} {r['mean']:.3f}, 95 % CI "
+        f"{r.boot_low:.3f} to {r.boot_high:.3f} by a subject bootstrap); no multi-modality "
+        "scenario was run, so there is no fusion to compare."
+    )
+
+
 def _one_split_verdict(r) -> str:
     significant = np.isfinite(r.boot_low) and (r.boot_low > 0 or r.boot_high < 0)
     if r.difference <= 0:
@@ -616,17 +631,22 @@ def write_report(
             "(see Failed).",
             "",
         ]
-    answer = verdict(comparison)
+    answer = verdict(comparison) or best_only(intervals)
     lines += ["## The answer", ""]
-    lines += [f"**Answer:** {answer}" if answer else "No fusion and single modality to compare."]
+    lines += [f"**Answer:** {answer}" if answer else "No cell finished: nothing to compare."]
     lines += [""]
     if "forest.png" in figures:
+        scored = "cross-validated" if ev.scheme == "kfold" else "test-split"
+        folds_part = (
+            "its 95 % interval over folds (thick) and from a subject bootstrap of the pooled "
+            "out-of-fold predictions (thin)"
+            if ev.scheme == "kfold"
+            else "its 95 % interval from a subject bootstrap of the test predictions"
+        )
         lines += [
-            f"Every scenario x method, best at the top: the cross-validated {metric} with its "
-            "95 % interval over folds (thick) and from a subject bootstrap of the pooled "
-            "out-of-fold predictions (thin), the best single modality (dashed) and chance "
-            "(dotted); the winner in red; † a fusion strategy on one modality. Intervals: "
-            "`intervals.csv`.",
+            f"Every scenario x method, best at the top: the {scored} {metric} with "
+            f"{folds_part}, the best single modality (dashed) and chance (dotted); the winner "
+            "in red; † a fusion strategy on one modality. Intervals: `intervals.csv`.",
             "",
             "![Every scenario x method](figures/forest.png)",
             "",

@@ -68,7 +68,9 @@ def forest_plot(
     ax.plot([], [], color=SINGLE, lw=2.2, label="single modality")
     ax.plot([], [], color="black", lw=2.2, label="thick: 95 % CI over folds")
     ax.plot([], [], color="black", lw=0.9, label="thin: 95 % CI, subject bootstrap")
-    ax.set_xlabel(f"{metric} (cross-validated mean)")
+    ax.set_xlabel(
+        f"{metric} ({'cross-validated mean' if cv.folds.max() > 1 else 'one test split'})"
+    )
     ax.set_ylim(-0.8, len(cv) - 0.4)
     ax.grid(axis="x", alpha=0.3)
     ax.legend(  # above the top tick labels
