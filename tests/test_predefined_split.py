@@ -72,6 +72,8 @@ def test_a_run_on_a_predefined_split(cli, split_config, tmp_path):
     assert set(predictions.split) == {"test"}
     results = pd.read_csv(out / "results.csv")
     assert set(results.split) == {"test"}
+    summary = pd.read_csv(out / "summary.csv")
+    assert (summary[summary.scenario == "ehr"].n_subjects == len(test_ids)).all()
     report = (out / "report.md").read_text()
     assert "predefined split in column `split` (train 36, val 12, test 12" in report
     assert "## Summary (the single test split" in report

@@ -61,7 +61,10 @@ def summary_frame(state, results: pd.DataFrame, failed: set[str] = frozenset()) 
         name = scenario_name(scenario)
         have = cohort.available[list(scenario)].to_numpy()
         policy = state.config.evaluation.missing
-        n = int((have.all(axis=1) if policy == "complete_case" else have.any(axis=1)).sum())
+        scored = have.all(axis=1) if policy == "complete_case" else have.any(axis=1)
+        tested = np.concatenate([f.test for f in state.folds]) if state.folds else []
+        scored = scored & np.isin(np.arange(len(scored)), tested)  # a hold-out: its test part
+        n = int(scored.sum())
         for method in state.plan.methods:
             cells = state.plan.cells_for(scenario, method)
             if not cells:
