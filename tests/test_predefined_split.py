@@ -138,3 +138,37 @@ def test_one_modality_gets_the_best_method_as_its_answer(cli, split_config, tmp_
     assert " scores best (f1_macro " in line and "no fusion to compare" in line
     report = (out / "report.md").read_text()
     assert "test-split f1_macro with its 95 % interval from a subject bootstrap" in report
+
+
+def test_leave_one_site_out(cli, small_cohort, tmp_path):
+    """evaluation.leave_out_column: one fold per site, each testing exactly that site's
+    subjects; a site may lack a class; the report names the scheme."""
+    from tests.conftest import BASE_CONFIG
+
+    cohort = pd.read_csv(small_cohort / "cohort.csv")
+    config = copy.deepcopy(BASE_CONFIG)
+    config["data"]["root"] = str(small_cohort)
+    del config["data"]["external"]
+    del config["data"]["modalities"]["img"]
+    config["encoders"] = {"ehr": "raw", "snp": "raw"}
+    config["methods"] = ["logistic_regression", "feature_level"]
+    config["evaluation"] = {"leave_out_column": "site"}
+    path = tmp_path / "logo.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    out = tmp_path / "run"
+    result = cli("run", path, "--out", out)
+    assert result.exit_code == 0, result.output
+    assert "one fold per value of 'site'" in result.stdout
+    predictions = pd.read_csv(out / "predictions.csv", dtype={"subject_id": str})
+    site = cohort.set_index("subject_id").site
+    sites = sorted(site.unique())
+    part = predictions[(predictions.scenario == "ehr") & (predictions.method == "feature_level")]
+    assert sorted(part.fold.unique()) == list(range(len(sites)))
+    for fold, group in part.groupby("fold"):
+        assert set(site[group.subject_id]) == {sites[fold]}  # tests exactly one site
+    assert len(part) == len(cohort)  # every subject tested once
+    report = (out / "report.md").read_text()
+    assert f"leave one group out over column `site` ({len(sites)} folds" in report
+    bad = cli("validate", path, "--set", "evaluation.holdout=0.2")
+    assert bad.exit_code == 2
+    assert "leaving groups out replaces evaluation.holdout" in bad.stderr

@@ -239,6 +239,11 @@ class EvaluationConfig(_Model):
     split_names: SplitNames = Field(
         default_factory=SplitNames, description="The split column's values."
     )
+    leave_out_column: str | None = Field(
+        None,
+        description="Leave one group out: each value of this cohort column (e.g. site) is the "
+        "test part of one fold, trained on all the others; replaces k-fold.",
+    )
     validation_fraction: float = Field(
         0.2, gt=0, lt=0.5, description="Carved out of each training part for early stopping."
     )
@@ -277,11 +282,26 @@ class EvaluationConfig(_Model):
             raise ValueError("a predefined split replaces evaluation.holdout; set only one")
         return value
 
+    @field_validator("leave_out_column")
+    @classmethod
+    def _one_leave_out(cls, value: str | None, info: ValidationInfo) -> str | None:
+        others = [k for k in ("holdout", "split_column") if info.data.get(k) is not None]
+        if value is not None and others:
+            raise ValueError(f"leaving groups out replaces evaluation.{others[0]}; set only one")
+        return value
+
+    @property
+    def scheme_column(self) -> str | None:
+        """The cohort column the scheme reads (``split_column`` or ``leave_out_column``)."""
+        return self.split_column or self.leave_out_column
+
     @property
     def scheme(self) -> str:
-        """``kfold``, ``holdout`` or ``predefined``."""
+        """``kfold``, ``holdout``, ``predefined`` or ``leave_out``."""
         if self.split_column is not None:
             return "predefined"
+        if self.leave_out_column is not None:
+            return "leave_out"
         return "holdout" if self.holdout is not None else "kfold"
 
 

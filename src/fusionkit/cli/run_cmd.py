@@ -28,9 +28,13 @@ def print_plan(console, cfg, plan, out) -> None:
         " + external test" if plan.external else ""
     )
     finals = f" (+ {len(plan.finals)} final models)" if plan.finals else ""
+    per = ""
+    if cfg.evaluation.scheme == "leave_out":  # the groups are known once the cohort is read
+        folds = f"one fold per value of {cfg.evaluation.leave_out_column!r}"
+        per = " per group"
     console.print(
         f"{len(plan.scenarios)} scenarios x {len(plan.methods)} methods x {folds}"
-        f" = {len(plan.evaluated)} cells{finals}"
+        f" = {len(plan.evaluated)} cells{per}{finals}"
     )
     skipped: dict[tuple[str, str], list[str]] = {}
     for scenario, method, reason in plan.skipped:

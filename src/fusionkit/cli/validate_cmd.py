@@ -34,4 +34,5 @@ def validate_command(
     print(f"  modalities  {modalities}")
     print(f"  scenarios   {', '.join(scenario_name(s) for s in plan.scenarios)}")
     print(f"  methods     {', '.join(plan.methods)}")
-    print(f"  cells       {len(plan.cells)}")
+    per = " per group" if cfg.evaluation.scheme == "leave_out" else ""
+    print(f"  cells       {len(plan.cells)}{per}")

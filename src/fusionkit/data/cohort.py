@@ -35,7 +35,7 @@ class Cohort:
     source: Path
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    splits: np.ndarray | None = None  # the value of evaluation.split_column per subject
+    splits: np.ndarray | None = None  # per subject: split_column's or leave_out_column's value
 
     def class_counts(self, mask: np.ndarray | None = None) -> dict[str, int]:
         """Subjects per class (optionally among ``mask``)."""
@@ -80,13 +80,17 @@ def load_cohort(config: ExperimentConfig, external: bool = False, verify: bool =
         table = _class_folder_table(cohort_path, data.id_column, data.label_column)
     else:
         table = read_table_file(cohort_path, data.id_column)
-    split_column = config.evaluation.split_column if not external else None
+    evaluation = config.evaluation
+    split_column = evaluation.scheme_column if not external else None
     fields = {"label_column": data.label_column, "group_column": data.group_column}
     if split_column is not None:
-        fields["split_column"] = split_column
+        key = "split_column" if evaluation.split_column else "leave_out_column"
+        fields[key] = split_column
     for field_name, column in fields.items():
         if column is not None and column not in table.columns:
-            section = "evaluation" if field_name == "split_column" else "data"
+            section = (
+                "evaluation" if field_name.endswith(("split_column", "out_column")) else "data"
+            )
             raise DataError(f"{cohort_path}: column {column!r} ({section}.{field_name}) not found")
 
     listed = frozenset(table.index)
@@ -117,6 +121,10 @@ def load_cohort(config: ExperimentConfig, external: bool = False, verify: bool =
     splits = None
     if split_column is not None:
         splits = np.array([label_text(v) for v in table[split_column]])
+        empty = [i for i, v in zip(ids, splits, strict=True) if v in ("", "nan")]
+        if empty:
+            raise DataError(f"{cohort_path}: subject {empty[0]}: no value in {split_column!r}")
+    if evaluation.split_column is not None and not external:
         names = config.evaluation.split_names
         allowed = (names.train, names.val, names.test)
         for row, value in enumerate(splits):
@@ -252,3 +260,24 @@ def check_predefined_split(cohort: Cohort, evaluation) -> None:
             f"{cohort.source}: no subject has {names.test!r} in column {column!r} "
             "(evaluation.split_column): nothing to score"
         )
+
+
+def check_leave_out(cohort: Cohort, evaluation) -> None:
+    """Leaving groups out needs two groups, and every class in each fold's training part."""
+    column = evaluation.leave_out_column
+    assert cohort.splits is not None
+    values = sorted(set(cohort.splits.tolist()))
+    if len(values) < 2:
+        raise DataError(
+            f"{cohort.source}: column {column!r} (evaluation.leave_out_column) has "
+            f"{len(values)} value; leaving groups out needs at least 2"
+        )
+    for value in values:
+        rest = cohort.splits != value
+        for name, count in cohort.class_counts(rest).items():
+            if count < 2:
+                raise DataError(
+                    f"{cohort.source}: without group {value!r} of column {column!r} "
+                    f"(evaluation.leave_out_column), class {name!r} has {count} training "
+                    "subjects; it needs at least 2"
+                )

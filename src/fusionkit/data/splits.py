@@ -60,14 +60,22 @@ def make_folds(
     seed: int,
     splits: np.ndarray | None = None,
 ) -> list[Fold]:
-    """The cross-validation folds, the single hold-out split, or the predefined split (its
-    training part is train + val, with val as the validation part) of a cohort."""
+    """The cross-validation folds, the single hold-out split, the predefined split (its
+    training part is train + val, with val as the validation part), or one fold per group of
+    ``leave_out_column`` (in sorted order of its values) of a cohort."""
     if evaluation.split_column is not None:
         assert splits is not None, "the cohort was read without its split column"
         names = evaluation.split_names
         train = np.flatnonzero(np.isin(splits, [names.train, names.val]))
         validation = np.flatnonzero(splits == names.val)
         return [Fold(0, 0, train, np.flatnonzero(splits == names.test), validation)]
+    if evaluation.leave_out_column is not None:
+        assert splits is not None, "the cohort was read without its leave-out column"
+        positions = np.arange(len(splits))
+        return [
+            Fold(0, i, positions[splits != value], positions[splits == value])
+            for i, value in enumerate(sorted(set(splits.tolist())))
+        ]
     if evaluation.holdout is not None:
         train, test = holdout(y, groups, evaluation.holdout, evaluation.stratify, seed)
         return [Fold(0, 0, train, test)]

@@ -210,7 +210,9 @@ def _paired(state, cells: dict, a: tuple[str, str], b: tuple[str, str], metric: 
             first_b.append(cb)
             shared_first |= shared
     fold_a, fold_b = np.array(fold_a, dtype=float), np.array(fold_b, dtype=float)
-    diff = corrected_difference(fold_a, fold_b, state.config.evaluation.cv_folds)
+    ev = state.config.evaluation
+    k = len(state.folds) if ev.scheme == "leave_out" else ev.cv_folds
+    diff = corrected_difference(fold_a, fold_b, k)
     try:
         p_wilcoxon = float(stats.wilcoxon(fold_a - fold_b).pvalue)
     except ValueError:  # fewer than two folds, or all differences zero

@@ -120,10 +120,13 @@ def method_encoders(
     return out
 
 
-def make_plan(config: ExperimentConfig) -> Plan:
-    """Every cell of a resolved config, in a deterministic order."""
+def make_plan(config: ExperimentConfig, groups: int | None = None) -> Plan:
+    """Every cell of a resolved config, in a deterministic order. ``groups``: the number of
+    folds of a leave-one-group-out scheme (known once the cohort is read; 1 before)."""
     evaluation = config.evaluation
-    if evaluation.scheme != "kfold":  # one split: a hold-out or a predefined one
+    if evaluation.scheme == "leave_out":
+        splits = [(0, f) for f in range(groups or 1)]
+    elif evaluation.scheme != "kfold":  # one split: a hold-out or a predefined one
         splits = [(0, 0)]
     else:
         splits = [(r, f) for r in range(evaluation.cv_repeats) for f in range(evaluation.cv_folds)]

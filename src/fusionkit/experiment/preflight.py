@@ -25,10 +25,14 @@ def _fold_problems(state: RunState) -> list[str]:
         "kfold": "evaluation.cv_folds",
         "holdout": "evaluation.holdout",
         "predefined": "evaluation.split_column",
+        "leave_out": "evaluation.leave_out_column",
     }[config.evaluation.scheme]
     out = []
+    # a held-out group (a site) may simply have no subject of some class: its metrics are
+    # macro-averaged over the classes it has
+    parts = ("training",) if config.evaluation.scheme == "leave_out" else ("test", "training")
     for fold in state.folds:
-        for part, rows in (("test", fold.test), ("training", fold.train)):
+        for part, rows in ((p, fold.test if p == "test" else fold.train) for p in parts):
             present = set(np.unique(cohort.y[rows]).tolist())
             missing = [c for i, c in enumerate(cohort.classes) if i not in present]
             if missing:

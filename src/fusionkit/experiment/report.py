@@ -498,6 +498,13 @@ def _scheme_text(state) -> str:
         counts = {n: int((splits == n).sum()) for n in (names.train, names.val, names.test)}
         parts = ", ".join(f"{n} {c}" for n, c in counts.items())
         return f"predefined split in column `{ev.split_column}` ({parts}; scored once on test)"
+    if ev.scheme == "leave_out":
+        values = sorted(set(state.cohort.splits.tolist()))
+        shown = ", ".join(values[:6]) + (", ..." if len(values) > 6 else "")
+        return (
+            f"leave one group out over column `{ev.leave_out_column}` ({len(values)} folds, "
+            f"each testing one of: {shown})"
+        )
     if ev.scheme == "holdout":
         return f"hold-out {ev.holdout:.0%}"
     return f"{ev.cv_folds}-fold CV x {ev.cv_repeats}"
@@ -636,11 +643,12 @@ def write_report(
     lines += [f"**Answer:** {answer}" if answer else "No cell finished: nothing to compare."]
     lines += [""]
     if "forest.png" in figures:
-        scored = "cross-validated" if ev.scheme == "kfold" else "test-split"
+        several = ev.scheme in ("kfold", "leave_out")
+        scored = "cross-validated" if several else "test-split"
         folds_part = (
             "its 95 % interval over folds (thick) and from a subject bootstrap of the pooled "
             "out-of-fold predictions (thin)"
-            if ev.scheme == "kfold"
+            if several
             else "its 95 % interval from a subject bootstrap of the test predictions"
         )
         lines += [
@@ -665,7 +673,7 @@ def write_report(
         ]
     heading = (
         "## Summary (mean ± sd over folds; ext. = external test set)"
-        if ev.scheme == "kfold"
+        if ev.scheme in ("kfold", "leave_out")
         else "## Summary (the single test split; ext. = external test set)"
     )
     lines += [

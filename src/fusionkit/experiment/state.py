@@ -11,7 +11,13 @@ from typing import Any
 import pandas as pd
 
 from fusionkit.config import ExperimentConfig, MethodSpec, Spec
-from fusionkit.data.cohort import Cohort, check_class_sizes, check_predefined_split, load_cohort
+from fusionkit.data.cohort import (
+    Cohort,
+    check_class_sizes,
+    check_leave_out,
+    check_predefined_split,
+    load_cohort,
+)
 from fusionkit.data.modality import ImageData, ModalityData
 from fusionkit.data.splits import Fold, make_folds
 from fusionkit.experiment.planner import Plan, make_plan
@@ -76,14 +82,16 @@ def prepare(config: ExperimentConfig, run_dir: Path | None, verify: bool = True)
     evaluation = config.evaluation
     if evaluation.scheme == "predefined":
         check_predefined_split(cohort, evaluation)
+    elif evaluation.scheme == "leave_out":
+        check_leave_out(cohort, evaluation)
     elif evaluation.holdout is None:
         check_class_sizes(cohort, evaluation.cv_folds)
     else:  # a hold-out is the first part of a round(1 / holdout)-fold split
         parts = max(2, round(1 / evaluation.holdout))
         check_class_sizes(cohort, parts, "1 / evaluation.holdout =")
-    plan = make_plan(config)
-    external = load_cohort(config, external=True, verify=verify) if plan.external else None
     folds = make_folds(cohort.y, cohort.groups, evaluation, config.seed, cohort.splits)
+    plan = make_plan(config, len(folds))
+    external = load_cohort(config, external=True, verify=verify) if plan.external else None
     validation = folds[0].validation if evaluation.scheme == "predefined" else None
     fingerprints = {name: fingerprint(data) for name, data in cohort.modalities.items()}
     fingerprints["labels"] = digest([cohort.ids, cohort.y.tolist()])
