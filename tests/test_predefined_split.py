@@ -172,3 +172,17 @@ def test_leave_one_site_out(cli, small_cohort, tmp_path):
     bad = cli("validate", path, "--set", "evaluation.holdout=0.2")
     assert bad.exit_code == 2
     assert "leaving groups out replaces evaluation.holdout" in bad.stderr
+
+
+def test_a_split_without_val_says_so(cli, split_config, tmp_path):
+    """No 'val' subject: the networks fall back to a random validation part, and the run
+    says it instead of doing it silently."""
+    path, cohort = split_config
+    data = yaml.safe_load(path.read_text())["data"]["root"]
+    cohort.loc[cohort.split == "val", "split"] = "train"
+    cohort.to_csv(f"{data}/cohort.csv", index=False)
+    result = cli("run", path, "--out", tmp_path / "run")
+    assert result.exit_code == 0, result.output
+    assert "no subject has 'val' in column 'split': networks stop early on a validation part" in (
+        result.stderr
+    )

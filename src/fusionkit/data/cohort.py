@@ -82,16 +82,13 @@ def load_cohort(config: ExperimentConfig, external: bool = False, verify: bool =
         table = read_table_file(cohort_path, data.id_column)
     evaluation = config.evaluation
     split_column = evaluation.scheme_column if not external else None
-    fields = {"label_column": data.label_column, "group_column": data.group_column}
+    fields = {"data.label_column": data.label_column, "data.group_column": data.group_column}
     if split_column is not None:
         key = "split_column" if evaluation.split_column else "leave_out_column"
-        fields[key] = split_column
+        fields[f"evaluation.{key}"] = split_column
     for field_name, column in fields.items():
         if column is not None and column not in table.columns:
-            section = (
-                "evaluation" if field_name.endswith(("split_column", "out_column")) else "data"
-            )
-            raise DataError(f"{cohort_path}: column {column!r} ({section}.{field_name}) not found")
+            raise DataError(f"{cohort_path}: column {column!r} ({field_name}) not found")
 
     listed = frozenset(table.index)
     labels = table[data.label_column]
@@ -255,6 +252,11 @@ def check_predefined_split(cohort: Cohort, evaluation) -> None:
                 f"{cohort.source}: class {name!r} has {count} subjects in the {names.train!r} "
                 f"part of column {column!r} (evaluation.split_column); it needs at least 2"
             )
+    if not np.any(cohort.splits == names.val):  # visible: printed by run, kept in the manifest
+        cohort.warnings.append(
+            f"no subject has {names.val!r} in column {column!r}: networks stop early on a "
+            "validation part carved at random from the training part"
+        )
     if not np.any(cohort.splits == names.test):
         raise DataError(
             f"{cohort.source}: no subject has {names.test!r} in column {column!r} "

@@ -21,7 +21,7 @@ from fusionkit.config import TransformSpec
 from fusionkit.data.image_tensors import SubjectImages, image_channels, stack_subjects
 from fusionkit.data.modality import ImageData
 from fusionkit.encoders.torch_base import Output, OutputField, TorchEncoder, torch_encoder_tags
-from fusionkit.errors import ConfigError, DataError
+from fusionkit.errors import DataError
 from fusionkit.hookspecs import hookimpl
 from fusionkit.training.loop import TrainParams
 
@@ -249,8 +249,6 @@ def build_backbone(
             pretrained=False,
             **(stem or STEMS["imagenet"]),
         )
-    if stem is not None and stem != STEMS["imagenet"]:
-        raise ConfigError(f"{arch}: the stem settings apply to ResNets only")
     if arch == "densenet121":
         net = nets.DenseNet121(spatial_dims=spatial_dims, in_channels=in_channels, out_channels=1)
         net.class_layers.out = nn.Identity()

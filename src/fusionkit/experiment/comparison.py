@@ -266,28 +266,46 @@ def comparison_frame(state, summary: pd.DataFrame, payloads: list[CellResult]) -
     columns = ["comparison", "fusion", "single"]
     if summary.empty or column not in summary:
         return pd.DataFrame(columns=columns)
-    scored = summary[summary[column].notna()]
-    n_mod = scored.scenario.str.count(r"\+") + 1
-    fusions, singles = scored[n_mod > 1], scored[n_mod == 1]
-    if fusions.empty or singles.empty:
+    best, single = best_pairs(summary, metric)
+    if best is None or single is None:
         return pd.DataFrame(columns=columns)
-    best_single = singles.loc[singles[column].idxmax()]
-    b = (best_single.scenario, best_single.method)
+    scored = summary.dropna(subset=[column])
+    fusions = scored[scored.scenario.str.contains("+", regex=False)]
+    per_method = fusions.loc[fusions.groupby("method", sort=False)[column].idxmax()]
     cells = _cells(payloads)
     rows = []
-    best = fusions.loc[fusions[column].idxmax()]
-    per_method = fusions.loc[fusions.groupby("method", sort=False)[column].idxmax()]
-    for kind, frame in (("best fusion", best.to_frame().T), ("method's best fusion", per_method)):
-        for _, fused in frame.iterrows():
-            a = (fused.scenario, fused.method)
+    for kind, pairs in (
+        ("best fusion", [best]),
+        (
+            "method's best fusion",
+            zip(per_method.scenario, per_method.method, per_method[column], strict=True),
+        ),
+    ):
+        for scenario, method, mean in pairs:
             rows.append(
                 {
                     "comparison": kind,
-                    "fusion": f"{a[0]} x {a[1]}",
-                    "single": f"{b[0]} x {b[1]}",
-                    **_paired(state, cells, a, b, metric),
-                    "fusion_mean_own": float(fused[column]),
-                    "single_mean_own": float(best_single[column]),
+                    "fusion": f"{scenario} x {method}",
+                    "single": f"{single[0]} x {single[1]}",
+                    **_paired(state, cells, (scenario, method), single[:2], metric),
+                    "fusion_mean_own": float(mean),
+                    "single_mean_own": single[2],
                 }
             )
     return pd.DataFrame(rows)
+
+
+def best_pairs(summary: pd.DataFrame, metric: str) -> tuple[tuple | None, tuple | None]:
+    """(best multi-modality, best single-modality) ``(scenario, method, mean)`` by the
+    cross-validated mean of ``metric`` (the first listed wins a tie)."""
+    column = f"{metric}_mean"
+    if summary.empty or column not in summary:
+        return None, None
+    ranked = summary.dropna(subset=[column]).sort_values(column, ascending=False, kind="stable")
+    multi = ranked[ranked.scenario.str.contains("+", regex=False)]
+    single = ranked[~ranked.scenario.str.contains("+", regex=False)]
+
+    def pick(f: pd.DataFrame) -> tuple | None:
+        return (f.scenario.iloc[0], f.method.iloc[0], float(f[column].iloc[0])) if len(f) else None
+
+    return pick(multi), pick(single)

@@ -18,6 +18,7 @@ import pandas as pd
 
 from fusionkit.config import scenario_name
 from fusionkit.experiment.cells import robustness_notes
+from fusionkit.experiment.comparison import best_pairs
 from fusionkit.experiment.metrics import headline_metric
 from fusionkit.experiment.records import CellResult
 
@@ -42,7 +43,12 @@ def _headline(state) -> str:
     return headline_metric(state.config.evaluation.metrics)
 
 
-def _pairs(summary: pd.DataFrame, comparison: pd.DataFrame) -> tuple[str | None, str | None]:
+def _fusion_methods(state) -> set[str]:
+    """The run's methods that are fusion strategies (not shallow classifiers)."""
+    return {m.label for m in state.config.methods if m.component.kind == "fusion"}
+
+
+def _pairs(comparison: pd.DataFrame) -> tuple[str | None, str | None]:
     """(best fusion, best single modality) as "scenario x method", from the comparison."""
     best = comparison[comparison.comparison == "best fusion"] if len(comparison) else comparison
     if len(best):
@@ -173,8 +179,8 @@ def _plots(
     written: dict[str, object] = {}
     if summary.empty:
         return written
-    fusion, single = _pairs(summary, comparison)
-    fusions = {m.label for m in state.config.methods if m.component.kind == "fusion"}
+    fusion, single = _pairs(comparison)
+    fusions = _fusion_methods(state)
     marked = frozenset(
         f"{s} x {m}" for s, m in zip(summary.scenario, summary.method, strict=True)
         if m in fusions and "+" not in s
@@ -266,7 +272,7 @@ def _table(state, summary: pd.DataFrame) -> pd.DataFrame:
     out = summary.reindex(columns=["scenario", "method", "n_subjects"]).copy()
     if summary.empty:
         return out
-    fusions = {m.label for m in state.config.methods if m.component.kind == "fusion"}
+    fusions = _fusion_methods(state)
     out["method"] = [
         f"{m} †" if m in fusions and "+" not in s else m
         for s, m in zip(out.scenario, out.method, strict=True)
@@ -359,16 +365,6 @@ def _curve(part: pd.DataFrame, scenario: str, method: str | None = None) -> pd.D
     return rows if (rows.x == 0).any() else pd.concat([rows, clean.assign(x=0.0)])
 
 
-def _best_pairs(summary: pd.DataFrame, metric: str) -> tuple[tuple | None, tuple | None]:
-    """(best multi-modal, best single-modality) (scenario, method) by the CV mean."""
-    column = f"{metric}_mean"
-    ranked = summary.dropna(subset=[column]).sort_values(column, ascending=False)
-    multi = ranked[ranked.scenario.str.contains("+", regex=False)]
-    single = ranked[~ranked.scenario.str.contains("+", regex=False)]
-    pick = lambda f: (f.scenario.iloc[0], f.method.iloc[0], float(f[column].iloc[0]))  # noqa: E731
-    return (pick(multi) if len(multi) else None), (pick(single) if len(single) else None)
-
-
 def _robustness_plots(
     robustness: pd.DataFrame, summary: pd.DataFrame, metric: str, folder: Path
 ) -> list[str]:
@@ -386,7 +382,7 @@ def _robustness_plots(
     part["value"] = part.value.astype(float)
     numeric = part[part.perturbation != "none"]
     numeric = numeric[pd.to_numeric(numeric.level, errors="coerce").notna()]
-    best_fusion, best_single = _best_pairs(summary, metric)
+    best_fusion, best_single = best_pairs(summary, metric)
     names = []
     for kind, rows in numeric.groupby("perturbation", sort=False):
         scenarios = list(rows.scenario.unique())
@@ -620,7 +616,7 @@ def write_report(
         else {}
     )
     metric = _headline(state)
-    fusion, single = _pairs(summary, comparison)
+    fusion, single = _pairs(comparison)
     table = _table(state, summary)
     ev = state.config.evaluation
     kinds = [s.type for s in ev.robustness]  # the config's order of perturbations

@@ -56,15 +56,17 @@ def summary_frame(state, results: pd.DataFrame, failed: set[str] = frozenset()) 
     silently, and a pair whose every cell failed still has its row."""
     metrics = state.config.evaluation.metrics
     cohort = state.cohort
+    policy = state.config.evaluation.missing
+    # subjects in some test part: everyone in k-fold, the test part of a hold-out or split
+    tested = np.zeros(len(cohort.ids), dtype=bool)
+    for fold in state.folds:
+        tested[fold.test] = True
     rows = []
     for scenario in state.plan.scenarios:
         name = scenario_name(scenario)
         have = cohort.available[list(scenario)].to_numpy()
-        policy = state.config.evaluation.missing
         scored = have.all(axis=1) if policy == "complete_case" else have.any(axis=1)
-        tested = np.concatenate([f.test for f in state.folds]) if state.folds else []
-        scored = scored & np.isin(np.arange(len(scored)), tested)  # a hold-out: its test part
-        n = int(scored.sum())
+        n = int((scored & tested).sum())
         for method in state.plan.methods:
             cells = state.plan.cells_for(scenario, method)
             if not cells:
