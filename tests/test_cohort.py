@@ -93,7 +93,8 @@ def test_duplicate_subject_ids(cli, data_copy, write_config):
     dup = ehr.loc[1, "subject_id"]
     assert result.stderr.strip() == (
         f"error: {root / 'ehr.csv'}: duplicate subject_id {dup!r} (rows 3 and 6); a table with "
-        "one row per visit needs params.visit_column and params.visit"
+        "one row per visit needs params.visit (a visit code of params.visit_column, or nearest by "
+        "params.date_column)"
     )
 
 
@@ -227,3 +228,37 @@ def test_modality_whose_ids_match_no_subject_is_an_error(cli, data_copy, write_c
     line = result.stderr.strip()
     assert line.startswith(f"error: {root / 'snp.csv'}: none of its")
     assert "subject ids match the cohort's 'subject_id'" in line
+
+
+def test_a_clinical_table_per_visit_joined_at_the_scan_date(cli, data_copy, write_config):
+    """data.date_column (each subject's scan date) + visit: nearest: every subject's EHR row is
+    the visit nearest its scan, the date is never a feature, and a bad date is a one-line
+    error naming the file, row and column."""
+    root, config = data_copy
+    cohort = pd.read_csv(root / "cohort.csv", dtype={"subject_id": str})
+    cohort["scan_date"] = "2012-03-01"
+    cohort.to_csv(root / "cohort.csv", index=False)
+    ehr = pd.read_csv(root / "ehr.csv", dtype={"subject_id": str})
+    later = ehr.assign(mmse=ehr.mmse - 5, EXAMDATE="2013-03-01")  # a year after the scan
+    visits = pd.concat([ehr.assign(EXAMDATE="2012-02-01"), later])
+    visits.sample(frac=1.0, random_state=0).to_csv(root / "ehr.csv", index=False)
+    config["data"]["date_column"] = "scan_date"
+    config["data"]["modalities"]["ehr"]["reader"] = {
+        "type": "table",
+        "params": {"visit": "nearest", "date_column": "EXAMDATE"},
+    }
+    read = cohort_of(write_config, config)
+    frame = read.modalities["ehr"].frame
+    expected = ehr.set_index("subject_id").mmse.reindex(read.ids)
+    np.testing.assert_array_equal(frame.mmse.to_numpy(), expected.to_numpy())
+    assert "EXAMDATE" not in frame.columns and "scan_date" not in frame.columns
+    assert any("a median 29 days from it (most 29)" in n for n in read.notes)
+
+    cohort.loc[3, "scan_date"] = "March 2012"
+    cohort.to_csv(root / "cohort.csv", index=False)
+    result = cli("cohort", write_config(config))
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        f"error: {root / 'cohort.csv'}: row 5, column 'scan_date': 'March 2012' is not a date "
+        "(write dates as YYYY-MM-DD)"
+    )

@@ -77,6 +77,8 @@ def test_a_run_on_a_predefined_split(cli, split_config, tmp_path):
     report = (out / "report.md").read_text()
     assert "predefined split in column `split` (train 36, val 12, test 12" in report
     assert "## Summary (the single test split" in report
+    assert "over folds" not in report and "over folds" not in result.output
+    assert "best by f1_macro (on the test split):" in result.output
     assert "± " not in report.split("## Summary")[1].split("##")[0]  # no sd of one split
     assert "paired bootstrap over the" in report  # the verdict's interval on one split
 

@@ -151,7 +151,60 @@ def test_a_longitudinal_table_keeps_one_visit_per_subject(tmp_path):
         reader.build({}).read("visits.csv", ctx)
     assert str(info.value) == (
         f"{tmp_path / 'visits.csv'}: duplicate subject_id 'S1' (rows 2 and 3); a table with one "
-        "row per visit needs params.visit_column and params.visit"
+        "row per visit needs params.visit (a visit code of params.visit_column, or nearest by "
+        "params.date_column)"
     )
     with pytest.raises(DataError, match="no row has 'sc' in column 'VISCODE'"):
         reader.build({"visit_column": "VISCODE", "visit": "sc"}).read("visits.csv", ctx)
+
+
+def test_the_visit_nearest_each_subjects_reference_date(tmp_path):
+    """visit: nearest keeps, per subject, the visit whose date is nearest its reference date
+    (ties: the earlier one); subjects left without a visit are counted in warnings, and
+    max_days leaves out visits too far away."""
+    (tmp_path / "visits.csv").write_text(
+        "subject_id,VISCODE,EXAMDATE,MMSE\n"
+        "S1,bl,2010-01-05,28\nS1,m06,2010-07-01,27\n"  # S1's scan: 2010-06-20 -> m06
+        "S2,bl,2011-02-01,24\nS2,m12,2012-01-30,22\n"  # S2's scan: 2011-08-01, 181 / 182 days
+        "S3,bl,2010-01-01,30\n"  # S3 has no scan date
+        "S4,bl,,29\n"  # S4's only visit has no date
+        "S5,bl,2009-03-01,25\nS5,m06,2009-09-01,26\n"  # S5: both 92 days away -> the earlier
+    )
+    reference = {
+        "S1": pd.Timestamp("2010-06-20"),
+        "S2": pd.Timestamp("2011-08-01"),
+        "S3": pd.NaT,
+        "S4": pd.Timestamp("2010-01-01"),
+        "S5": pd.Timestamp("2009-06-01"),
+    }
+    reader = get_registry().get("reader", "table")
+    ctx = ReadContext("ehr", "table", tmp_path, "subject_id", reference_dates=reference)
+    params = {"visit": "nearest", "date_column": "EXAMDATE", "visit_column": "VISCODE"}
+    data = reader.build(params).read("visits.csv", ctx)
+    assert data.frame.MMSE.to_dict() == {"S1": 27.0, "S2": 24.0, "S5": 25.0}
+    assert data.frame.columns.tolist() == ["MMSE"]  # visit code and date are not features
+    file = tmp_path / "visits.csv"
+    assert data.warnings == [
+        f"{file}: 1 subjects have no reference date (data.date_column), so no visit (e.g. S3)",
+        f"{file}: 1 subjects have no visit with a date (e.g. S4)",
+    ]
+    assert data.notes == [
+        f"{file}: visits nearest the reference date are a median 92 days from it (most 181)"
+    ]
+
+    near = reader.build({**params, "max_days": 100}).read("visits.csv", ctx)
+    assert near.frame.index.tolist() == ["S1", "S5"]
+    assert f"{file}: 2 subjects have no visit within 100 days (params.max_days) (e.g. S2)" in (
+        near.warnings
+    )
+
+    with pytest.raises(DataError, match=r"needs data\.date_column"):
+        reader.build(params).read("visits.csv", ReadContext("ehr", "table", tmp_path, "subject_id"))
+    (tmp_path / "visits.csv").write_text("subject_id,EXAMDATE,MMSE\nS1,05/03/2010,28\n")
+    with pytest.raises(DataError) as info:
+        reader.build(params | {"visit_column": None}).read("visits.csv", ctx)
+    assert str(info.value) == (
+        f"{file}: row 2, column 'EXAMDATE': '05/03/2010' is not a date (write dates as YYYY-MM-DD)"
+    )
+    with pytest.raises(ValueError, match="visit: nearest needs date_column"):
+        reader.build({"visit": "nearest"})

@@ -184,6 +184,12 @@ class DataConfig(_Model):
     group_column: str | None = Field(
         None, description="Subjects sharing a value here (e.g. a patient) stay in one fold."
     )
+    date_column: str | None = Field(
+        None,
+        description="Each subject's reference date in the cohort table (YYYY-MM-DD, e.g. the "
+        "MRI scan date): a longitudinal table with visit: nearest keeps the visit nearest it. "
+        "Never a feature.",
+    )
     classes: list[str] = Field(
         min_length=2, description="Class names, in the order of tables and plots."
     )

@@ -43,8 +43,9 @@ def print_plan(console, cfg, plan, out) -> None:
         console.print(f"  skipped {method} on {', '.join(scenarios)}: {reason}", style="dim")
 
 
-def print_best(console, summary_file: Path, top: int = 5) -> None:
-    """The best scenario x method pairs by macro-F1 (or the first metric measured)."""
+def print_best(console, summary_file: Path, over_folds: bool = True, top: int = 5) -> None:
+    """The best scenario x method pairs by macro-F1 (or the first metric measured): means over
+    folds, or (``over_folds`` false: a hold-out or predefined split) the one test split."""
     import pandas as pd
 
     if not summary_file.is_file():
@@ -56,7 +57,8 @@ def print_best(console, summary_file: Path, top: int = 5) -> None:
     metric = "f1_macro_mean" if "f1_macro_mean" in means else (means[0] if means else None)
     if metric is None or summary.empty:
         return
-    console.print(f"best by {metric.removesuffix('_mean')} (mean over folds):")
+    how = "mean over folds" if over_folds else "on the test split"
+    console.print(f"best by {metric.removesuffix('_mean')} ({how}):")
     for row in summary.sort_values(metric, ascending=False).head(top).itertuples():
         sd = getattr(row, metric.replace("_mean", "_std"))
         spread = "" if pd.isna(sd) else f" ± {sd:.3f}"
@@ -131,7 +133,8 @@ def run_command(
         + (f"{outcome.evaluations} perturbed evaluations; " if outcome.evaluations else "")
         + f"{outcome.seconds:.1f} s"
     )
-    print_best(console, run_dir / "summary.csv")
+    scheme = outcome.state.config.evaluation.scheme
+    print_best(console, run_dir / "summary.csv", over_folds=scheme in ("kfold", "leave_out"))
     for name in (
         "summary.csv",
         "results.csv",

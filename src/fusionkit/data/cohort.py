@@ -19,6 +19,7 @@ from fusionkit.data.images import SUFFIXES
 from fusionkit.data.modality import ImageData, ModalityData, TableData
 from fusionkit.errors import DataError
 from fusionkit.readers.base import ReadContext
+from fusionkit.readers.longitudinal import parse_dates
 from fusionkit.readers.table import read_table_file
 
 
@@ -82,13 +83,21 @@ def load_cohort(config: ExperimentConfig, external: bool = False, verify: bool =
         table = read_table_file(cohort_path, data.id_column)
     evaluation = config.evaluation
     split_column = evaluation.scheme_column if not external else None
-    fields = {"data.label_column": data.label_column, "data.group_column": data.group_column}
+    fields = {
+        "data.label_column": data.label_column,
+        "data.group_column": data.group_column,
+        "data.date_column": data.date_column,
+    }
     if split_column is not None:
         key = "split_column" if evaluation.split_column else "leave_out_column"
         fields[f"evaluation.{key}"] = split_column
     for field_name, column in fields.items():
         if column is not None and column not in table.columns:
             raise DataError(f"{cohort_path}: column {column!r} ({field_name}) not found")
+    dates = None  # parsed before any row is left out, so that an error's row number is right
+    if data.date_column is not None:
+        dates = parse_dates(table[data.date_column], cohort_path, data.date_column)
+        dates.index = table.index
 
     listed = frozenset(table.index)
     labels = table[data.label_column]
@@ -132,6 +141,7 @@ def load_cohort(config: ExperimentConfig, external: bool = False, verify: bool =
                 )
 
     known = frozenset(ids)
+    reference_dates = None if dates is None else {i: dates[i] for i in ids}
     modalities: dict[str, ModalityData] = {}
     available = pd.DataFrame(index=pd.Index(ids, name=data.id_column))
     for name, spec in data.modalities.items():
@@ -144,10 +154,12 @@ def load_cohort(config: ExperimentConfig, external: bool = False, verify: bool =
             exclude=frozenset(
                 {data.label_column, data.id_column}
                 | _optional(data.group_column)
+                | _optional(data.date_column)
                 | _optional(split_column)
             ),
             known_ids=known,
             verify=verify,
+            reference_dates=reference_dates,
         )
         read = spec.reader.build().read(spec.path, ctx)
         if read.kind != spec.kind:
@@ -168,6 +180,8 @@ def load_cohort(config: ExperimentConfig, external: bool = False, verify: bool =
             )
         has = [i in present for i in ids]
         if isinstance(read, TableData):
+            notes.extend(f"{name}: {n}" for n in read.notes)
+            warnings.extend(f"{name}: {w}" for w in read.warnings)
             rows = read.frame.reindex(ids)
             empty = rows.isna().all(axis=1).to_numpy()
             has = [h and not e for h, e in zip(has, empty, strict=True)]

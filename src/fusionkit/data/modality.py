@@ -16,13 +16,17 @@ class TableData:
     """A table or genotype modality: one row per subject id, NaN where a value is missing.
 
     ``frame`` is indexed by subject id; numeric columns are float, categorical columns hold
-    strings (they are encoded later, inside the pipeline, on training data only).
+    strings (they are encoded later, inside the pipeline, on training data only). ``notes`` and
+    ``warnings`` are what the reader has to tell about how it read the file (e.g. which visit
+    each subject's row comes from); the cohort shows them with its own.
     """
 
     kind: str
     frame: pd.DataFrame
     source: Path
     categorical: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ids(self) -> list[str]:

@@ -526,6 +526,17 @@ def _subjects_table(state) -> pd.DataFrame:
     return frame
 
 
+def _reading_notes(state) -> list[str]:
+    """How the cohorts were read (subjects missing a modality, visits chosen, ids ignored) as a
+    list under the subjects table; warnings marked as such."""
+    items = []
+    for cohort, where in ((state.cohort, ""), (state.external, "external set: ")):
+        if cohort is not None:
+            items += [f"- {where}{note}" for note in cohort.notes]
+            items += [f"- **warning**: {where}{warning}" for warning in cohort.warnings]
+    return ["How the data was read:", "", *items, ""] if items else []
+
+
 def _per_class_table(state, payloads, labels: list[str]) -> pd.DataFrame:
     """Per-class precision, recall and F1 (mean over folds) of the given scenario x method."""
     classes = state.cohort.classes
@@ -689,11 +700,14 @@ def write_report(
         "",
         _markdown(_subjects_table(state)),
         "",
+        *_reading_notes(state),
     ]
     labels = [label for label in (fusion, single) if label]
     if labels:
         lines += [
-            "## Per class (mean over folds)",
+            "## Per class (mean over folds)"
+            if ev.scheme in ("kfold", "leave_out")
+            else "## Per class (the test split)",
             "",
             _markdown(_per_class_table(state, payloads, labels)),
             "",

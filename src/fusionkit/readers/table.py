@@ -12,6 +12,7 @@ from fusionkit.data.modality import TableData, as_id
 from fusionkit.errors import DataError
 from fusionkit.hookspecs import hookimpl
 from fusionkit.readers.base import ReadContext
+from fusionkit.readers.longitudinal import all_dates, nearest_visits
 
 
 class TableParams(BaseModel):
@@ -27,11 +28,26 @@ class TableParams(BaseModel):
     visit_column: str | None = Field(
         None, description="A longitudinal table's visit column (e.g. VISCODE); needs visit."
     )
-    visit: str | None = Field(None, description="The visit whose rows are kept (e.g. bl).")
+    visit: str | None = Field(
+        None,
+        description="The visit whose rows are kept (e.g. bl), or `nearest`: each subject's "
+        "visit nearest its reference date (data.date_column); needs date_column.",
+    )
+    date_column: str | None = Field(
+        None, description="The visit date column (YYYY-MM-DD), for visit: nearest."
+    )
+    max_days: int | None = Field(
+        None, ge=0, description="visit: nearest: no visit further than this from the date."
+    )
 
     @model_validator(mode="after")
-    def _visit_pair(self) -> TableParams:
-        if (self.visit_column is None) != (self.visit is None):
+    def _visit_rule(self) -> TableParams:
+        if self.visit == "nearest":
+            if self.date_column is None:
+                raise ValueError("visit: nearest needs date_column (the visit date column)")
+        elif self.date_column is not None or self.max_days is not None:
+            raise ValueError("date_column and max_days are for visit: nearest")
+        elif (self.visit_column is None) != (self.visit is None):
             raise ValueError("visit_column and visit go together")
         return self
 
@@ -99,7 +115,8 @@ def read_table_file(
         first = dupes.iloc[0]
         rows = [int(i) + 2 for i in dupes.index[dupes == first]]
         hint = (
-            "; a table with one row per visit needs params.visit_column and params.visit"
+            "; a table with one row per visit needs params.visit (a visit code of "
+            "params.visit_column, or nearest by params.date_column)"
             if visits_hint
             else ""
         )
@@ -180,10 +197,16 @@ def read_features(
     ``visit``, ``visits_hint``: see `read_table_file`."""
     file = ctx.root / path
     frame = read_table_file(file, ctx.id_column, visit=visit, visits_hint=visits_hint)
+    return file, feature_columns(frame, file, ctx, params, what)
+
+
+def feature_columns(frame: pd.DataFrame, file: Path, ctx: ReadContext, params, what: str):
+    """``frame`` with the params' column selection, never the excluded columns; none left is an
+    error."""
     frame = select_columns(frame, file, params.columns, set(params.exclude) | ctx.exclude)
     if frame.shape[1] == 0:
         raise DataError(f"{file}: no {what} columns left for modality {ctx.modality!r}")
-    return file, frame
+    return frame
 
 
 class TableReader:
@@ -196,20 +219,51 @@ class TableReader:
 
     def read(self, path: str, ctx: ReadContext) -> TableData:
         p = self.params
-        visit = (p.visit_column, p.visit) if p.visit_column and p.visit is not None else None
-        file, frame = read_features(path, ctx, p, "feature", visit, visits_hint=visit is None)
+        if p.visit == "nearest":
+            file, frame, notes, warnings = self._nearest(path, ctx)
+        else:
+            visit = (p.visit_column, p.visit) if p.visit is not None else None
+            file, frame = read_features(path, ctx, p, "feature", visit, visits_hint=visit is None)
+            notes, warnings = [], []
         categorical = []
         for column in frame.columns:
             values = frame[column]
             numbers = None
             if column not in self.params.categorical:
                 numbers = numeric_column(values, file, column)
+            if numbers is None and column not in self.params.categorical and all_dates(values):
+                raise DataError(
+                    f"{file}: column {column!r} holds dates, which are no feature: list it in "
+                    "params.exclude (or, for a visit date, use it as params.date_column)"
+                )
             if numbers is None:  # declared categorical, or text only
                 frame[column] = values.map(lambda v: np.nan if pd.isna(v) else str(v).strip())
                 categorical.append(column)
             else:
                 frame[column] = numbers
-        return TableData(self.kind, frame, file, categorical)
+        return TableData(self.kind, frame, file, categorical, notes, warnings)
+
+    def _nearest(self, path: str, ctx: ReadContext):
+        """(file, frame, notes, warnings) with each subject's visit nearest its reference date."""
+        p = self.params
+        file = ctx.root / path
+        if ctx.reference_dates is None:
+            raise DataError(
+                f"{file}: params.visit nearest of modality {ctx.modality!r} needs data.date_column "
+                "(each subject's reference date in the cohort table)"
+            )
+        frame = read_table_file(file, ctx.id_column, unique_ids=False)
+        assert p.date_column is not None
+        frame, notes, warnings = nearest_visits(
+            frame, file, p.date_column, ctx.reference_dates, p.max_days
+        )
+        if p.visit_column is not None:
+            if p.visit_column not in frame.columns:
+                raise DataError(
+                    f"{file}: visit column {p.visit_column!r} (params.visit_column) not found"
+                )
+            frame = frame.drop(columns=[p.visit_column])
+        return file, feature_columns(frame, file, ctx, p, "feature"), notes, warnings
 
 
 class GenotypeReader:
