@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from fusionkit.training.context import FitContext
-from fusionkit.training.loop import TrainParams, classification_loss, correct_count, train
+from fusionkit.training.loop import TrainParams, classification_loss, model_logits, train
 
 
 def mlp(n_in: int, n_classes: int) -> nn.Module:
@@ -60,7 +60,7 @@ def ours(x, y, epochs: int, batch: int, seed: int, threads: int, validate: bool)
     fit = (x[n_val:], y[n_val:]) if validate else (x, y)
     val = (x[:n_val], y[:n_val]) if validate else None
     start = time.perf_counter()
-    train(model, classification_loss(), fit, val, params, ctx, accuracy_fn=correct_count)
+    train(model, classification_loss(), fit, val, params, ctx, logits_fn=model_logits)
     return time.perf_counter() - start
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -115,3 +116,31 @@ def test_deep_concat_learns(end_to_end):
     proba = model.predict_proba(test)
     assert np.allclose(proba.sum(axis=1), 1, atol=1e-5)
     assert (proba.argmax(1) == y_test).mean() > 0.6
+
+
+def test_a_deep_ensemble_averages_its_members_and_is_kept_whole(tmp_path):
+    """deep_concat members: N trains N networks (the first from the cell's own seed, so it is
+    the members: 1 model) and averages their probabilities; the kept state reloads all of
+    them."""
+    from fusionkit.fusion.deep_concat import DeepConcat, DeepConcatParams
+    from fusionkit.persist import load_state, save_state
+    from fusionkit.training.context import derived_seed
+
+    train, y = inputs()
+    test, _ = inputs(seed=1)
+    settings = {"head": {"hidden": [8]}, "train": {"epochs": 5, "patience": 5}}
+    ensemble = DeepConcat(DeepConcatParams(**settings, members=3)).fit(train, y, CTX)
+    proba = ensemble.predict_proba(test)
+
+    def single(seed: int) -> np.ndarray:
+        model = DeepConcat(DeepConcatParams(**settings)).fit(train, y, replace(CTX, seed=seed))
+        return model.predict_proba(test)
+
+    seeds = [CTX.seed, derived_seed(CTX.seed, "member", 1), derived_seed(CTX.seed, "member", 2)]
+    members = [single(s) for s in seeds]
+    np.testing.assert_allclose(proba, np.mean(members, axis=0), rtol=1e-6)
+    assert not np.allclose(members[0], members[1])  # the members differ
+    save_state(ensemble.get_state(), tmp_path / "kept")
+    again = DeepConcat(DeepConcatParams(**settings, members=3))
+    again.set_state(load_state(tmp_path / "kept"))
+    np.testing.assert_allclose(again.predict_proba(test), proba, rtol=1e-6)

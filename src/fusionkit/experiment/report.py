@@ -235,7 +235,8 @@ def _training_plot(cell: CellResult, path: Path) -> None:
     left.plot(epochs, history.train_loss, label="training")
     if history.val_loss:
         left.plot(epochs, history.val_loss, label="validation")
-        right.plot(epochs, history.val_accuracy, color="tab:green")
+        if history.val_accuracy:  # a classifier's (an autoencoder has none)
+            right.plot(epochs, history.val_accuracy, color="tab:green")
         for ax in (left, right):
             ax.axvline(history.best_epoch + 1, color="grey", linestyle=":")
     left.set(xlabel="epoch", ylabel="loss", title="loss")

@@ -15,11 +15,17 @@ embeddings, then ``fine_tune_epochs`` of joint training with the networks' learn
 by ``encoder_lr_scale``. ``balance`` modulates the gradients of a leading modality's own
 parameters (OGM-GE, `fusionkit.training.balance`); it needs per-modality parameters, so it
 applies to the projected or the end-to-end network.
+
+``members`` > 1 makes a deep ensemble (Lakshminarayanan et al., NeurIPS 2017): that many
+networks of these settings, each from its own seed (the first from the cell's own, so that
+member is exactly the ``members: 1`` model), trained on the same subjects with the same early
+stopping, their class probabilities averaged. Its training plot is the first member's.
 """
 
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
@@ -31,7 +37,7 @@ from fusionkit.errors import ConfigError
 from fusionkit.fusion.base import FusionInput
 from fusionkit.hookspecs import hookimpl
 from fusionkit.training.balance import BalanceParams, modulation
-from fusionkit.training.context import FitContext
+from fusionkit.training.context import FitContext, derived_seed
 from fusionkit.training.loop import (
     TrainParams,
     carve,
@@ -84,6 +90,12 @@ class DeepConcatParams(BaseModel):
         default_factory=BalanceParams,
         description="Gradient modulation against a dominant modality (projected or "
         "end-to-end network).",
+    )
+    members: int = Field(
+        1,
+        ge=1,
+        description="A deep ensemble: this many networks, each trained from its own seed "
+        "(the first from the cell's), their class probabilities averaged.",
     )
 
     @field_validator("staged")
@@ -140,6 +152,8 @@ class DeepConcat:
     def fit(self, inp: FusionInput, y: np.ndarray, ctx: FitContext) -> DeepConcat:
         self.n_classes_ = ctx.n_classes
         self.device_ = ctx.device
+        if self.params.members > 1:
+            return self._fit_members(inp, y, ctx)
         if self.params.end_to_end:
             return self._fit_end_to_end(inp, y, ctx)
         if self._uses_projection:
@@ -284,9 +298,20 @@ class DeepConcat:
         )
         return self
 
+    def _fit_members(self, inp: FusionInput, y: np.ndarray, ctx: FitContext) -> DeepConcat:
+        one = self.params.model_copy(update={"members": 1})
+        seeds = [ctx.seed] + [
+            derived_seed(ctx.seed, "member", i) for i in range(1, self.params.members)
+        ]
+        self.members_ = [DeepConcat(one).fit(inp, y, replace(ctx, seed=s)) for s in seeds]
+        self.history_ = self.members_[0].history_
+        return self
+
     def predict_proba(self, inp: FusionInput) -> np.ndarray:
         import torch
 
+        if self.params.members > 1:
+            return np.mean([m.predict_proba(inp) for m in self.members_], axis=0)
         if self._uses_projection:
             return self.net_.predict_proba(inp)
         if self.params.end_to_end:
@@ -298,6 +323,8 @@ class DeepConcat:
 
     # -- kept state ------------------------------------------------------------------------------
     def get_state(self) -> dict:
+        if self.params.members > 1:
+            return {"members": {str(i): m.get_state() for i, m in enumerate(self.members_)}}
         if self._uses_projection:
             return {"projected": self.net_.get_state()}
         state = {"n_classes": self.n_classes_, "model": self.model_.state_dict()}
@@ -316,6 +343,13 @@ class DeepConcat:
     def set_state(self, state: dict) -> None:
         import torch
 
+        if self.params.members > 1:
+            one = self.params.model_copy(update={"members": 1})
+            self.members_ = []
+            for i in range(self.params.members):
+                self.members_.append(DeepConcat(one))
+                self.members_[-1].set_state(state["members"][str(i)])
+            return
         if self._uses_projection:
             self.net_ = self._projected()
             self.net_.set_state(state["projected"])

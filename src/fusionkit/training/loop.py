@@ -31,8 +31,14 @@ class TrainParams(BaseModel):
     weight_decay: float = Field(1e-4, ge=0)
     patience: int = Field(8, ge=1, description="Epochs without validation improvement.")
     class_weights: bool = Field(True, description="Weight the loss by inverse class frequency.")
-    select_by: Literal["loss", "accuracy"] = Field(
-        "loss", description="Keep the epoch with the lowest validation loss or highest accuracy."
+    select_by: Literal["loss", "accuracy", "auroc"] = Field(
+        "loss",
+        description="Keep the epoch with the lowest validation loss, or the highest accuracy "
+        "or ROC AUC (macro one-vs-rest over the classes the validation part has).",
+    )
+    schedule: Literal["constant", "cosine"] = Field(
+        "constant",
+        description="Learning rate: constant, or cosine annealing from lr to 0 over epochs.",
     )
 
 
@@ -43,6 +49,7 @@ class History:
     train_loss: list[float] = field(default_factory=list)
     val_loss: list[float] = field(default_factory=list)
     val_accuracy: list[float] = field(default_factory=list)
+    val_auroc: list[float] = field(default_factory=list)
     best_epoch: int = -1
 
 
@@ -113,7 +120,7 @@ def train_classifier(
         val_data,
         params,
         ctx,
-        accuracy_fn=correct_count,
+        logits_fn=model_logits,
         augment=augment,
         after_backward=after_backward,
         parameter_groups=parameter_groups,
@@ -136,7 +143,7 @@ def train(
     val_data: Sequence | None,
     params: TrainParams,
     ctx: FitContext,
-    accuracy_fn: Callable | None = None,
+    logits_fn: Callable | None = None,
     augment: Callable | None = None,
     after_backward: Callable | None = None,
     parameter_groups: list[dict] | None = None,
@@ -145,8 +152,10 @@ def train(
 
     ``fit_data`` / ``val_data`` are equal-length sequences of tensors (inputs..., target);
     ``loss_fn(model, batch)`` returns a scalar loss. With validation data the best epoch is the
-    one with the lowest validation loss (or highest accuracy, ``select_by``) and training stops
-    after ``params.patience`` epochs without improvement; without, the last epoch is kept.
+    one with the lowest validation loss (or, given ``logits_fn(model, batch) -> logits``, the
+    highest accuracy or ROC AUC: ``select_by``) and training stops after ``params.patience``
+    epochs without improvement; without, the last epoch is kept. ``schedule: cosine`` anneals
+    the learning rate over ``params.epochs`` (per epoch).
     ``augment(batch_inputs)`` (training batches only) returns augmented inputs.
     ``after_backward(model, batch, epoch)`` runs between each training batch's backward pass
     and the optimiser step (e.g. to modulate gradients, `fusionkit.training.balance`).
@@ -162,6 +171,11 @@ def train(
     groups = [{**g, "params": [q for q in g["params"] if q.requires_grad]} for g in groups]
     optimizer = torch.optim.Adam(
         [g for g in groups if g["params"]], lr=params.lr, weight_decay=params.weight_decay
+    )
+    scheduler = (
+        torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=params.epochs)
+        if params.schedule == "cosine"
+        else None
     )
     generator = torch.Generator().manual_seed(ctx.seed)
     n = len(fit_data[0])
@@ -187,15 +201,22 @@ def train(
                 after_backward(model, batch, epoch)
             optimizer.step()
             total += float(loss.detach()) * len(index)
+        if scheduler is not None:
+            scheduler.step()
         history.train_loss.append(total / max(n, 1))
         if not has_val:
             continue
-        val_loss, val_acc = evaluate(
-            model, loss_fn, val_data, params.batch_size, device, accuracy_fn
-        )
+        val_loss, logits = evaluate(model, loss_fn, val_data, params.batch_size, device, logits_fn)
         history.val_loss.append(val_loss)
-        history.val_accuracy.append(val_acc)
-        score = val_loss if params.select_by == "loss" or accuracy_fn is None else -val_acc
+        score = val_loss
+        if logits is not None:
+            y_val = val_data[-1].numpy()
+            history.val_accuracy.append(float(np.mean(logits.argmax(axis=1) == y_val)))
+            history.val_auroc.append(macro_auroc(y_val, logits))
+            if params.select_by == "accuracy":
+                score = -history.val_accuracy[-1]
+            elif params.select_by == "auroc":
+                score = -history.val_auroc[-1]
         if score < best_loss - 1e-6:
             best_loss, stale, history.best_epoch = score, 0, epoch
             best_state = copy.deepcopy(model.state_dict())
@@ -211,19 +232,34 @@ def train(
     return history
 
 
-def evaluate(model, loss_fn, data, batch_size, device, accuracy_fn=None) -> tuple[float, float]:
-    """Mean loss (and accuracy, if ``accuracy_fn``) over ``data`` in eval mode."""
+def evaluate(
+    model, loss_fn, data, batch_size, device, logits_fn=None
+) -> tuple[float, np.ndarray | None]:
+    """Mean loss over ``data`` in eval mode, and the logits (if ``logits_fn``)."""
     import torch
 
     model.eval()
-    total, correct, n = 0.0, 0.0, len(data[0])
+    total, n, logits = 0.0, len(data[0]), []
     with torch.no_grad():
         for start in range(0, n, batch_size):
             batch = [t[start : start + batch_size].to(device) for t in data]
             total += float(loss_fn(model, batch)) * len(batch[0])
-            if accuracy_fn is not None:
-                correct += float(accuracy_fn(model, batch))
-    return total / max(n, 1), correct / max(n, 1)
+            if logits_fn is not None:
+                logits.append(logits_fn(model, batch).float().cpu().numpy())
+    return total / max(n, 1), (np.concatenate(logits) if logits_fn is not None else None)
+
+
+def macro_auroc(y: np.ndarray, logits: np.ndarray) -> float:
+    """ROC AUC, one class against the rest, averaged over the classes ``y`` has (and that are
+    not all of it); 0.5 when none is (a one-class validation part ranks nothing)."""
+    from sklearn.metrics import roc_auc_score
+
+    present = [c for c in np.unique(y) if 0 < np.sum(y == c) < len(y)]
+    if not present:
+        return 0.5
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    proba = shifted / shifted.sum(axis=1, keepdims=True)
+    return float(np.mean([roc_auc_score(y == c, proba[:, c]) for c in present]))
 
 
 def place(module, device: str):
@@ -276,6 +312,6 @@ def classification_loss(weights=None):
     return loss
 
 
-def correct_count(model, batch) -> float:
-    """Number of correct argmax predictions in a batch."""
-    return float((model(*batch[:-1]).argmax(dim=1) == batch[-1]).sum())
+def model_logits(model, batch):
+    """The logits of a classifier ``model(*inputs)`` for a batch (inputs..., target)."""
+    return model(*batch[:-1])
