@@ -74,3 +74,19 @@ def test_the_predefined_split_example(cli, study_data, tmp_path):
     n_test = int((cohort.split == "test").sum())
     summary = pd.read_csv(tmp_path / "run" / "summary.csv").set_index(["scenario", "method"])
     assert summary.loc[("ehr", "logistic_regression"), "n_subjects"] == n_test
+
+
+def test_init_reads_the_study_data_as_shipped(cli, study_data, tmp_path):
+    """fusionkit init on the study data: the per-visit table gets its visit rule and its date
+    left out, the cohort's split column becomes the scheme, and the config validates."""
+    import yaml
+
+    out = tmp_path / "study.yaml"
+    result = cli("init", study_data, "--out", out)
+    assert result.exit_code == 0, result.output
+    config = yaml.safe_load(out.read_text())
+    reader = config["data"]["modalities"]["adnimerge"]["reader"]
+    assert reader["params"] == {"visit_column": "VISCODE", "visit": "bl", "exclude": ["EXAMDATE"]}
+    assert config["evaluation"]["split_column"] == "split"
+    assert "or visit: nearest, date_column: EXAMDATE" in out.read_text()
+    assert cli("validate", out).exit_code == 0

@@ -63,6 +63,14 @@ def _set(path: str, value) -> Mutation:
     return mutate
 
 
+def _both(*mutations: Mutation) -> Mutation:
+    def mutate(root: Path, config: dict) -> None:
+        for m in mutations:
+            m(root, config)
+
+    return mutate
+
+
 def _with_images(mutate: Mutation | None = None) -> Mutation:
     def both(root: Path, config: dict) -> None:
         config["data"]["modalities"]["img"] = {
@@ -285,6 +293,29 @@ CASES: list[tuple[str, Mutation, int, str]] = [
     ("--out is a file", _out_is_file, 2, "exists and is not a directory"),
     ("parent of output is a file", _out_parent_is_file, 2, "is a file, so"),
     ("output not writable", _set("output.dir", "/sys/fusionkit_run"), 2, "cannot be made"),
+    (
+        "output is the data folder",
+        lambda root, config: _set("output.dir", str(root))(root, config),
+        2,
+        "holds the data (data.root",
+    ),
+    # dates
+    (
+        "a scan date that is no ISO date",
+        _both(
+            _csv_edit("cohort.csv", lambda frame: frame.assign(scan_date="2010-05-03")),
+            _cell("cohort.csv", "scan_date", "03/05/2010"),
+            _set("data.date_column", "scan_date"),
+        ),
+        2,
+        "row 3, column 'scan_date': '03/05/2010' is not a date (write dates as YYYY-MM-DD)",
+    ),
+    (
+        "a column of dates among the features",
+        _csv_edit("ehr.csv", lambda frame: frame.assign(visit_date="2010-05-03")),
+        2,
+        "column 'visit_date' holds dates, which are no feature",
+    ),
     # visible warnings, exit 0
     ("unlabelled subjects", _cell("cohort.csv", "diagnosis", ""), 0, "warning: "),
     ("stray ids in a table", _cell("ehr.csv", "subject_id", "Z9999"), 0, "warning: "),

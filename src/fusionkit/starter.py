@@ -9,7 +9,10 @@ be checked and edited):
   ``subject_id``/``id``/``ptid`` or else the first column with unique values. Every other
   table with that id column is a modality: ``genotype`` when it has at least 20 columns and
   every value is 0, 1, 2 or missing, otherwise ``table``. Numeric columns of the cohort table
-  itself (besides id and label) become a ``clinical`` modality.
+  itself (besides id and label) become a ``clinical`` modality. A table listing a subject more
+  than once is longitudinal: a column named like ``VISCODE``/``visit`` that tells the rows of a
+  subject apart becomes ``visit_column``, with the visit most subjects have first (e.g. ``bl``)
+  as ``visit``. Columns of ISO dates are excluded from the features.
 - **images** (``.nii.gz``, ``.nii``, ``.dcm``, ``.png``, ``.jpg``, ``.jpeg``) in a folder, named
   after the subject: ``images/S0001.nii.gz`` gives the pattern ``images/{subject_id}.nii.gz``;
   several files per subject (``S0001_a.jpg``, ``S0001_c.jpg``) give ``{subject_id}_[ac].jpg``;
@@ -17,6 +20,8 @@ be checked and edited):
   ``dicom/{subject_id}``.
 - **genotype files**: a ``.bed`` with its ``.bim`` and ``.fam`` is a ``plink`` modality, a
   ``.vcf``, ``.vcf.gz`` or ``.bcf`` a ``vcf`` one.
+- **a split**: a cohort column holding only ``train``, ``val`` and ``test`` (train and test at
+  least) becomes ``evaluation.split_column``; otherwise 5-fold cross-validation.
 - **an external test cohort**: a sub-folder with a table of the cohort's name (e.g.
   ``external/cohort.csv``) becomes ``data.external``.
 """
@@ -35,6 +40,7 @@ LABEL_NAMES = ("diagnosis", "label", "class", "dx", "group", "target", "outcome"
 ID_NAMES = ("subject_id", "subject", "id", "ptid", "participant_id", "rid", "patient_id")
 IMAGE_SUFFIXES = (".nii.gz", ".nii", ".dcm", ".png", ".jpg", ".jpeg")
 TABLE_SUFFIXES = (".csv", ".tsv")
+VISIT_NAMES = ("viscode", "viscode2", "visit", "visit_code", "visit_id", "session", "timepoint")
 FOLDS = 5
 
 
@@ -52,6 +58,7 @@ class Draft:
     external: str | None = None
     skipped: list[str] = field(default_factory=list)
     small: dict[str, int] = field(default_factory=dict)
+    split_column: str | None = None
 
 
 def _sep(path: Path) -> str:
@@ -93,6 +100,42 @@ def _is_genotype(frame: pd.DataFrame, id_column: str) -> bool:
         return False
     present = pd.unique(values.to_numpy(dtype=float).ravel())
     return set(present[~pd.isna(present)].tolist()) <= {0, 1, 2}
+
+
+def _table_params(frame: pd.DataFrame, id_column: str) -> tuple[dict, str]:
+    """The table reader's params for a modality table, and what they say: a longitudinal
+    table's visit rule, date columns left out of the features."""
+    from fusionkit.readers.longitudinal import all_dates
+
+    params: dict = {}
+    notes = []
+    dates = [
+        str(c)
+        for c in frame.columns
+        if c != id_column and not pd.api.types.is_numeric_dtype(frame[c]) and all_dates(frame[c])
+    ]
+    if not frame[id_column].is_unique:
+        column = next(
+            (
+                str(c)
+                for c in frame.columns
+                if str(c).lower() in VISIT_NAMES and not frame.duplicated([id_column, c]).any()
+            ),
+            None,
+        )
+        if column is None:
+            notes.append("ids repeat and no visit column found: set params.visit")
+        else:
+            first = frame.groupby(id_column, sort=False)[column].first().astype(str)
+            params = {"visit_column": column, "visit": first.value_counts().index[0]}
+            notes.append(
+                f"one row per visit: keeps visit {params['visit']!r}"
+                + (f" (or visit: nearest, date_column: {dates[0]})" if dates else "")
+            )
+    if dates:
+        params["exclude"] = dates
+        notes.append(f"dates left out: {', '.join(dates)}")
+    return params, "; ".join(notes)
 
 
 def _name(path: Path, root: Path) -> str:
@@ -187,6 +230,14 @@ def draft(root: Path, label: str | None = None, id_column: str | None = None) ->
     classes = sorted(counts.index.tolist())  # as the cohort reader reads them
     out = Draft(root, cohort_path.name, id_column, label, classes)
     out.small = {c: int(counts[c]) for c in classes if counts[c] < FOLDS}
+    out.split_column = next(
+        (
+            str(c)
+            for c in cohort.columns
+            if {"train", "test"} <= set(cohort[c].astype(str)) <= {"train", "val", "test"}
+        ),
+        None,
+    )
     extra = [
         str(c)
         for c in cohort.columns
@@ -210,6 +261,12 @@ def draft(root: Path, label: str | None = None, id_column: str | None = None) ->
         out.modalities[name] = {"kind": kind, "path": path.name}
         why = "0/1/2 values in 20+ columns" if kind == "genotype" else "a table of values"
         out.reasons[name] = f"{frame.shape[1] - 1} columns; {why}"
+        if kind == "table":
+            params, note = _table_params(frame, id_column)
+            if params:
+                out.modalities[name]["reader"] = {"type": "table", "params": params}
+            if note:
+                out.reasons[name] += f"; {note}"
     for path in sorted(root.glob("*")):
         reader = _genotype_file(path)
         if reader is not None:
@@ -304,7 +361,11 @@ def config_text(found: Draft, name: str) -> str:
         "  - deep_concat",
         "",
         "evaluation:",
-        f"  cv_folds: {FOLDS}",
+        (
+            f"  split_column: {found.split_column}   # the cohort's own train / val / test split"
+            if found.split_column
+            else f"  cv_folds: {FOLDS}"
+        ),
         "  missing: complete_case   # or available: use every subject with any modality",
         "",
     ]

@@ -80,6 +80,21 @@ def _executor_spec(config: ExperimentConfig, jobs: int | None) -> ExecutorSpec:
     return spec
 
 
+def _not_the_data(config: ExperimentConfig, run_dir: Path) -> None:
+    """A run folder that is the data folder, or holds it, is an error: outputs would mix with
+    the data, and a fresh run's clean-up would reach it."""
+    if config.data.root is None:
+        return
+    from fusionkit.data.cohort import data_root
+
+    root, out = data_root(config).resolve(), run_dir.resolve()
+    if out == root or out in root.parents:
+        raise DataError(
+            f"{run_dir}: holds the data (data.root {data_root(config)}); write the run "
+            "elsewhere (--out / output.dir)"
+        )
+
+
 def run_experiment(
     config: ExperimentConfig,
     run_dir: Path,
@@ -91,6 +106,7 @@ def run_experiment(
     """Run every cell of ``config`` not already finished; write the outputs of the whole run."""
     started = time.perf_counter()
     check_output(run_dir)
+    _not_the_data(config, run_dir)
     state = prepare(config, run_dir)  # bad input stops here, before anything is written
     check_before_training(state)
     try:
