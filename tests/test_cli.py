@@ -251,7 +251,7 @@ def test_init_finds_plink_and_vcf_genotypes(cli, small_cohort, tmp_path):
     import pandas as pd
     import yaml
 
-    from fusionkit.readers.genotype_files import write_plink, write_vcf
+    from fusionkit.readers.genotype_files import write_pgen, write_plink, write_vcf
 
     data = tmp_path / "study"
     data.mkdir()
@@ -259,9 +259,11 @@ def test_init_finds_plink_and_vcf_genotypes(cli, small_cohort, tmp_path):
     snp = pd.read_csv(small_cohort / "snp.csv", index_col="subject_id")
     write_plink(snp, data / "chip")
     write_vcf(snp, data / "wgs.vcf")
+    write_pgen(snp, data / "imputed")
     config = tmp_path / "c.yaml"
     assert cli("init", data, "--out", config).exit_code == 0
     modalities = yaml.safe_load(config.read_text())["data"]["modalities"]
     assert modalities["chip"] == {"kind": "genotype", "path": "chip", "reader": "plink"}
     assert modalities["wgs"] == {"kind": "genotype", "path": "wgs.vcf", "reader": "vcf"}
+    assert modalities["imputed"] == {"kind": "genotype", "path": "imputed", "reader": "pgen"}
     assert cli("validate", config).exit_code == 0

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from fusionkit.readers.base import ReadContext
-from fusionkit.readers.genotype_files import write_plink, write_vcf
+from fusionkit.readers.genotype_files import write_pgen, write_plink, write_vcf
 
 
 @pytest.fixture(scope="module")
@@ -20,6 +20,7 @@ def genotypes(small_cohort, tmp_path_factory):
     frame = pd.read_csv(small_cohort / "snp.csv", index_col="subject_id")
     frame.index = frame.index.astype(str)
     write_plink(frame, folder / "snp")
+    write_pgen(frame, folder / "snp2")
     write_vcf(frame, folder / "snp.vcf")
     return folder, frame
 
@@ -36,7 +37,13 @@ def test_plink_and_vcf_give_the_csv_counts(genotypes, small_cohort):
     folder, frame = genotypes
     assert np.isnan(frame.to_numpy()).any()  # missing calls are part of the check
     csv = _read("genotype", "snp.csv", small_cohort)
-    for reader, path in (("plink", "snp.bed"), ("plink", "snp"), ("vcf", "snp.vcf")):
+    for reader, path in (
+        ("plink", "snp.bed"),
+        ("plink", "snp"),
+        ("pgen", "snp2"),
+        ("pgen", "snp2.pgen"),
+        ("vcf", "snp.vcf"),
+    ):
         got = _read(reader, path, folder)
         pd.testing.assert_frame_equal(got, csv, check_names=False, obj=f"{reader} {path}")
 
@@ -65,6 +72,7 @@ def test_a_run_reading_plink_or_vcf_gives_the_csv_results(genotypes, small_cohor
     for name, snp in (
         ("csv", {"kind": "genotype", "path": str(small_cohort / "snp.csv")}),
         ("plink", {"kind": "genotype", "path": str(folder / "snp"), "reader": "plink"}),
+        ("pgen", {"kind": "genotype", "path": str(folder / "snp2"), "reader": "pgen"}),
         ("vcf", {"kind": "genotype", "path": str(folder / "snp.vcf"), "reader": "vcf"}),
     ):
         config = copy.deepcopy(BASE_CONFIG)
@@ -84,6 +92,7 @@ def test_a_run_reading_plink_or_vcf_gives_the_csv_results(genotypes, small_cohor
         results[name] = (tmp_path / name / "results.csv").read_text()
     assert results["plink"] == results["csv"]
     assert results["vcf"] == results["csv"]
+    assert results["pgen"] == results["csv"]
 
 
 def test_variant_filters_use_the_training_part_only(tmp_path):
@@ -119,3 +128,20 @@ def test_variant_filters_are_for_genotypes(tmp_path):
     table = TableData("table", pd.DataFrame({"age": [60.0, 70.0]}, index=["a", "b"]), tmp_path)
     with pytest.raises(ConfigError, match="genotype modalities only"):
         RawEncoder(RawParams(min_maf=0.01)).fit(table)
+
+
+def test_a_corrupt_plink2_file_set_is_named(genotypes):
+    from fusionkit.errors import DataError
+
+    folder, _ = genotypes
+    for suffix in (".pvar", ".psam"):
+        (folder / f"bad{suffix}").write_text((folder / f"snp2{suffix}").read_text())
+    (folder / "bad.pgen").write_bytes(b"not a pgen file at all")
+    with pytest.raises(DataError, match=r"bad\.pgen: cannot read as PLINK 2"):
+        _read("pgen", "bad", folder)
+    (folder / "bad.psam").write_text("IID\nS1\n")  # no '#' header
+    with pytest.raises(DataError, match=r"bad\.psam: no header line starting with '#'"):
+        _read("pgen", "bad", folder)
+    (folder / "bad.psam").unlink()
+    with pytest.raises(DataError, match=r"bad\.psam: file not found \(PLINK 2 needs"):
+        _read("pgen", "bad", folder)

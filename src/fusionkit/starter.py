@@ -147,9 +147,12 @@ def _name(path: Path, root: Path) -> str:
 
 
 def _genotype_file(path: Path) -> str | None:
-    """``plink`` for a .bed with its .bim and .fam, ``vcf`` for a VCF / BCF file."""
+    """``plink`` for a .bed with its .bim and .fam, ``pgen`` for a .pgen with its .pvar and
+    .psam, ``vcf`` for a VCF / BCF file."""
     if path.suffix == ".bed" and all(path.with_suffix(s).is_file() for s in (".bim", ".fam")):
         return "plink"
+    if path.suffix == ".pgen" and all(path.with_suffix(s).is_file() for s in (".pvar", ".psam")):
+        return "pgen"
     if path.name.endswith((".vcf", ".vcf.gz", ".bcf")):
         return "vcf"
     return None
@@ -270,10 +273,15 @@ def draft(root: Path, label: str | None = None, id_column: str | None = None) ->
     for path in sorted(root.glob("*")):
         reader = _genotype_file(path)
         if reader is not None:
-            name = _name(path.with_suffix("") if reader == "plink" else path, root)
-            target = path.with_suffix("").name if reader == "plink" else path.name
+            prefix = reader in ("plink", "pgen")  # named by the file set's common prefix
+            name = _name(path.with_suffix("") if prefix else path, root)
+            target = path.with_suffix("").name if prefix else path.name
             out.modalities[name] = {"kind": "genotype", "path": target, "reader": reader}
-            out.reasons[name] = "PLINK .bed/.bim/.fam" if reader == "plink" else "VCF / BCF"
+            out.reasons[name] = {
+                "plink": "PLINK .bed/.bim/.fam",
+                "pgen": "PLINK 2 .pgen/.pvar/.psam",
+                "vcf": "VCF / BCF",
+            }[reader]
     for folder in sorted(p for p in root.rglob("*") if p.is_dir()):
         if folder.name in ids:
             continue  # a subject's series, found from its parent

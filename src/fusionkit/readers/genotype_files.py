@@ -1,17 +1,18 @@
-"""Genotypes as consortia ship them: PLINK 1 binary (``.bed/.bim/.fam``, through ``bed-reader``)
-and VCF / BCF (through ``cyvcf2``), read into the same subjects x variants table of allele
-counts as the CSV ``genotype`` reader.
+"""Genotypes as consortia ship them: PLINK 1 binary (``.bed/.bim/.fam``, through ``bed-reader``),
+PLINK 2 (``.pgen/.pvar/.psam``, through ``pgenlib``) and VCF / BCF (through ``cyvcf2``), read
+into the same subjects x variants table of allele counts as the CSV ``genotype`` reader.
 
 - **Coding**: additive, 0 / 1 / 2 copies of the counted allele; a missing call stays missing
-  (NaN). PLINK: the ``.bim``'s first allele (A1, PLINK's usual minor allele), as
-  ``bed-reader``'s ``count_A1``; VCF: the number of non-reference (ALT) alleles of the
-  genotype (``cyvcf2``'s ``gt_types``: HOM_REF 0, HET 1, HOM_ALT 2, UNKNOWN missing).
-- **Subject ids**: PLINK: the ``.fam``'s individual id (``ids: iid``) or ``FID_IID``
+  (NaN). PLINK 1: the ``.bim``'s first allele (A1, PLINK's usual minor allele), as
+  ``bed-reader``'s ``count_A1``; PLINK 2: the first ALT allele (PLINK 2's own counting);
+  VCF: the number of non-reference (ALT) alleles of the genotype (``cyvcf2``'s ``gt_types``:
+  HOM_REF 0, HET 1, HOM_ALT 2, UNKNOWN missing). Hard calls only (no dosages).
+- **Subject ids**: PLINK: the ``.fam`` / ``.psam`` individual id (``ids: iid``) or ``FID_IID``
   (``ids: fid_iid``, joined by ``_``); VCF: the sample names. They are matched against
   the cohort's ``id_column`` like any table's ids.
-- **Variants**: PLINK: the ``.bim`` variant ids; VCF: the ``ID`` column, or
-  ``CHROM:POS:REF:ALT`` where it is ``.``. ``variants: [...]`` keeps only those (in that
-  order); a listed id that is absent is an error.
+- **Variants**: PLINK: the ``.bim`` / ``.pvar`` variant ids; VCF: the ``ID`` column, or
+  ``CHROM:POS:REF:ALT`` where it is ``.`` (also for a ``.pvar``). ``variants: [...]`` keeps
+  only those (in that order); a listed id that is absent is an error.
 """
 
 from __future__ import annotations
@@ -86,6 +87,67 @@ class PlinkReader:
         return TableData(self.kind, _selected(frame, self.params.variants, bed), bed)
 
 
+class PgenReader:
+    """PLINK 2 genotypes (see module doc)."""
+
+    kind = "genotype"
+
+    def __init__(self, params: PlinkParams):
+        self.params = params
+
+    def read(self, path: str, ctx: ReadContext) -> TableData:
+        import pgenlib
+
+        file = ctx.root / path
+        pgen = file if file.suffix == ".pgen" else file.with_name(file.name + ".pgen")
+        for part in (pgen, pgen.with_suffix(".pvar"), pgen.with_suffix(".psam")):
+            if not part.is_file():
+                raise DataError(f"{part}: file not found (PLINK 2 needs .pgen, .pvar and .psam)")
+        samples = _plink2_table(pgen.with_suffix(".psam"), ("IID",))
+        variants = _plink2_table(pgen.with_suffix(".pvar"), ("CHROM", "POS", "ID", "REF", "ALT"))
+        if self.params.ids == "fid_iid" and "FID" not in samples:
+            raise DataError(f"{pgen.with_suffix('.psam')}: no FID column (params.ids: fid_iid)")
+        ids = [
+            f"{f}_{i}" if self.params.ids == "fid_iid" else str(i)
+            for f, i in zip(samples.get("FID", samples.IID), samples.IID, strict=True)
+        ]
+        names = [
+            v.ID if v.ID != "." else f"{v.CHROM}:{v.POS}:{v.REF}:{v.ALT}"
+            for v in variants.itertuples()
+        ]
+        try:
+            reader = pgenlib.PgenReader(bytes(pgen), raw_sample_ct=len(ids))
+            if reader.get_variant_ct() != len(names):
+                raise ValueError(
+                    f"{reader.get_variant_ct()} variants but the .pvar lists {len(names)}"
+                )
+            counts = np.empty((len(names), len(ids)), dtype=np.int32)
+            reader.read_range(0, len(names), counts)
+            reader.close()
+        except (RuntimeError, ValueError) as exc:
+            raise DataError(f"{pgen}: cannot read as PLINK 2: {str(exc).splitlines()[0]}") from None
+        values = np.where(counts < 0, np.nan, counts.astype(float)).T
+        frame = pd.DataFrame(values, index=pd.Index(ids), columns=names)
+        return TableData(self.kind, _selected(frame, self.params.variants, pgen), pgen)
+
+
+def _plink2_table(path: Path, needed: tuple[str, ...]) -> pd.DataFrame:
+    """A .psam or .pvar: tab-separated, ``##`` meta lines skipped, header line starting ``#``."""
+    with path.open() as handle:
+        lines = [line for line in handle if not line.startswith("##")]
+    if not lines or not lines[0].startswith("#"):
+        raise DataError(f"{path}: no header line starting with '#' (PLINK 2 {path.suffix})")
+    header = lines[0][1:].rstrip("\n").split("\t")
+    rows = [line.rstrip("\n").split("\t") for line in lines[1:] if line.strip()]
+    if any(len(r) != len(header) for r in rows):
+        raise DataError(f"{path}: rows do not have the header's {len(header)} columns")
+    table = pd.DataFrame(rows, columns=header, dtype=str)
+    missing = [c for c in needed if c not in table]
+    if missing:
+        raise DataError(f"{path}: no {missing[0]} column")
+    return table
+
+
 class VcfReader:
     """VCF / BCF genotypes (see module doc)."""
 
@@ -142,6 +204,23 @@ def write_plink(frame: pd.DataFrame, prefix: Path) -> None:
     )
 
 
+def write_pgen(frame: pd.DataFrame, prefix: Path) -> None:
+    """Write the same table as PLINK 2 ``prefix.pgen/.pvar/.psam`` (REF G, ALT A, chromosome 1;
+    the counts are of ALT)."""
+    import pgenlib
+
+    writer = pgenlib.PgenWriter(
+        bytes(Path(f"{prefix}.pgen")), frame.shape[0], frame.shape[1], False
+    )
+    for variant in frame.columns:
+        calls = frame[variant].to_numpy(dtype=float)
+        writer.append_biallelic(np.where(np.isnan(calls), -9, calls).astype(np.int8))
+    writer.close()
+    Path(f"{prefix}.psam").write_text("#IID\n" + "".join(f"{i}\n" for i in frame.index))
+    rows = [f"1\t{1000 + i}\t{v}\tG\tA\n" for i, v in enumerate(frame.columns)]
+    Path(f"{prefix}.pvar").write_text("#CHROM\tPOS\tID\tREF\tALT\n" + "".join(rows))
+
+
 def write_vcf(frame: pd.DataFrame, path: Path) -> None:
     """Write the same table as a minimal VCF 4.2 (GT only; REF G, ALT A): counts 0/1/2 as
     0/0, 0/1, 1/1, NaN as ./."""
@@ -170,6 +249,13 @@ def register_readers(register):
         PlinkReader,
         params=PlinkParams,
         description="PLINK 1 binary genotypes (.bed/.bim/.fam): counts of the A1 allele.",
+        modalities=("genotype",),
+    )
+    register(
+        "pgen",
+        PgenReader,
+        params=PlinkParams,
+        description="PLINK 2 genotypes (.pgen/.pvar/.psam): counts of the first ALT allele.",
         modalities=("genotype",),
     )
     register(
