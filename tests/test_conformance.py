@@ -93,7 +93,7 @@ def test_embedding_fusions_with_gradient_modulation(name):
 
 @pytest.mark.parametrize("name", _names("reader"))
 def test_reader(name):
-    fmt = name if name in ("plink", "vcf") else "csv"  # the sample in the reader's format
+    fmt = name if name in ("plink", "pgen", "vcf") else "csv"  # the sample in the reader's format
     check_reader(REGISTRY.get("reader", name), fmt=fmt)
 
 

@@ -275,7 +275,7 @@ def _subset(inp, rows: np.ndarray):
 # -- readers -----------------------------------------------------------------------------------
 def _sample_file(kind: str, folder: Path, fmt: str = "csv") -> tuple[str, pd.Series]:
     """A file (or pattern) of ``kind`` under ``folder`` for ids S000..S011, and their labels;
-    genotypes also as ``fmt`` ``plink`` or ``vcf``."""
+    genotypes also as ``fmt`` ``plink``, ``pgen`` or ``vcf``."""
     data, y = sample_data(kind, folder / "images", n=12)
     labels = pd.Series(y, index=data.ids)
     if kind == "image":
@@ -287,6 +287,11 @@ def _sample_file(kind: str, folder: Path, fmt: str = "csv") -> tuple[str, pd.Ser
 
         write_plink(frame, folder / "genotype")
         return "genotype.bed", labels
+    if fmt == "pgen":
+        from fusionkit.readers.genotype_files import write_pgen
+
+        write_pgen(frame, folder / "genotype")
+        return "genotype.pgen", labels
     if fmt == "vcf":
         from fusionkit.readers.genotype_files import write_vcf
 
@@ -298,7 +303,7 @@ def _sample_file(kind: str, folder: Path, fmt: str = "csv") -> tuple[str, pd.Ser
 
 def check_reader(component: Component, params: dict | None = None, fmt: str = "csv") -> None:
     """For every modality kind it accepts: ``read(path, ctx)`` of a small sample (``fmt``: the
-    sample's file format, ``csv``, ``plink`` or ``vcf`` for genotypes) gives data of that kind,
+    sample's file format, ``csv``, ``plink``, ``pgen`` or ``vcf`` for genotypes) gives data of that kind,
     keyed by the ids as text, with ``subset`` keeping order; a missing file is a `DataError`
     naming it."""
     from fusionkit.api import Reader
