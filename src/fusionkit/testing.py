@@ -304,8 +304,8 @@ def _sample_file(kind: str, folder: Path, fmt: str = "csv") -> tuple[str, pd.Ser
 def check_reader(component: Component, params: dict | None = None, fmt: str = "csv") -> None:
     """For every modality kind it accepts: ``read(path, ctx)`` of a small sample (``fmt``: the
     sample's file format, ``csv``, ``plink``, ``pgen`` or ``vcf`` for genotypes) gives data of
-    that kind, keyed by the ids as text, with ``subset`` keeping order; a missing file is a `DataError`
-    naming it."""
+    that kind, keyed by the ids as text, with ``subset`` keeping order; a missing file is a
+    `DataError` naming it."""
     from fusionkit.api import Reader
     from fusionkit.errors import DataError
     from fusionkit.readers.base import ReadContext
