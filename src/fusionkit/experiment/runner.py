@@ -87,10 +87,11 @@ def _not_the_data(config: ExperimentConfig, run_dir: Path) -> None:
         return
     from fusionkit.data.cohort import data_root
 
-    root, out = data_root(config).resolve(), run_dir.resolve()
-    if out == root or out in root.parents:
+    root = data_root(config)
+    out = run_dir.resolve()
+    if out == root.resolve() or out in root.resolve().parents:
         raise DataError(
-            f"{run_dir}: holds the data (data.root {data_root(config)}); write the run "
+            f"{run_dir}: holds the data (data.root {root}); write the run "
             "elsewhere (--out / output.dir)"
         )
 

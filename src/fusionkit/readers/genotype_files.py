@@ -57,6 +57,22 @@ def _selected(frame: pd.DataFrame, variants: list[str] | None, file: Path) -> pd
     return frame[variants]
 
 
+def _file_set(file: Path, suffixes: tuple[str, ...], what: str) -> Path:
+    """The main file of a PLINK file set given by its prefix or main file; every part must
+    exist."""
+    main = file if file.suffix == suffixes[0] else file.with_name(file.name + suffixes[0])
+    for part in (main.with_suffix(s) for s in suffixes):
+        if not part.is_file():
+            needs = ", ".join(suffixes[:-1]) + f" and {suffixes[-1]}"
+            raise DataError(f"{part}: file not found ({what} needs {needs})")
+    return main
+
+
+def _subject_ids(fid, iid, mode: str) -> list[str]:
+    """Subject ids of a .fam / .psam: the individual id, or ``FID_IID`` (``ids: fid_iid``)."""
+    return [f"{f}_{i}" if mode == "fid_iid" else str(i) for f, i in zip(fid, iid, strict=True)]
+
+
 class PlinkReader:
     """PLINK 1 binary genotypes (see module doc)."""
 
@@ -68,21 +84,14 @@ class PlinkReader:
     def read(self, path: str, ctx: ReadContext) -> TableData:
         from bed_reader import open_bed
 
-        file = ctx.root / path
-        bed = file if file.suffix == ".bed" else file.with_name(file.name + ".bed")
-        for part in (bed, bed.with_suffix(".bim"), bed.with_suffix(".fam")):
-            if not part.is_file():
-                raise DataError(f"{part}: file not found (PLINK needs .bed, .bim and .fam)")
+        bed = _file_set(ctx.root / path, (".bed", ".bim", ".fam"), "PLINK")
         try:
             with open_bed(bed, count_A1=True, num_threads=1) as reader:
                 values = reader.read(dtype="float32")
                 iid, fid, sid = reader.iid, reader.fid, reader.sid
         except Exception as exc:  # bed-reader raises its own types for a corrupt file
             raise DataError(f"{bed}: cannot read as PLINK: {str(exc).splitlines()[0]}") from None
-        ids = [
-            f"{f}_{i}" if self.params.ids == "fid_iid" else str(i)
-            for f, i in zip(fid, iid, strict=True)
-        ]
+        ids = _subject_ids(fid, iid, self.params.ids)
         frame = pd.DataFrame(values.astype(float), index=pd.Index(ids), columns=list(sid))
         return TableData(self.kind, _selected(frame, self.params.variants, bed), bed)
 
@@ -98,19 +107,12 @@ class PgenReader:
     def read(self, path: str, ctx: ReadContext) -> TableData:
         import pgenlib
 
-        file = ctx.root / path
-        pgen = file if file.suffix == ".pgen" else file.with_name(file.name + ".pgen")
-        for part in (pgen, pgen.with_suffix(".pvar"), pgen.with_suffix(".psam")):
-            if not part.is_file():
-                raise DataError(f"{part}: file not found (PLINK 2 needs .pgen, .pvar and .psam)")
+        pgen = _file_set(ctx.root / path, (".pgen", ".pvar", ".psam"), "PLINK 2")
         samples = _plink2_table(pgen.with_suffix(".psam"), ("IID",))
         variants = _plink2_table(pgen.with_suffix(".pvar"), ("CHROM", "POS", "ID", "REF", "ALT"))
         if self.params.ids == "fid_iid" and "FID" not in samples:
             raise DataError(f"{pgen.with_suffix('.psam')}: no FID column (params.ids: fid_iid)")
-        ids = [
-            f"{f}_{i}" if self.params.ids == "fid_iid" else str(i)
-            for f, i in zip(samples.get("FID", samples.IID), samples.IID, strict=True)
-        ]
+        ids = _subject_ids(samples.get("FID", samples.IID), samples.IID, self.params.ids)
         names = [
             v.ID if v.ID != "." else f"{v.CHROM}:{v.POS}:{v.REF}:{v.ALT}"
             for v in variants.itertuples()
