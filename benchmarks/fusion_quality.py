@@ -249,7 +249,7 @@ def run(name: str, cross_fit: int, only: list[str] | None = None) -> pd.DataFram
                 "fusion": f"{fused.mean():.3f} ± {fused.std():.3f}",
                 "own best single": f"{own.max():.3f} ({own.idxmax()})" if own is not None else "",
                 "vs best single": str(diff),
-                "seconds": round(sum(r.seconds for r in outcome.results if r.method == method), 1),
+                "seconds": round(sum(r.seconds for r in outcome.tables.cell_results if r.method == method), 1),
             }
         )
     table = pd.DataFrame(rows)

@@ -187,7 +187,7 @@ def test_fitted_cells_are_kept_in_safe_formats_and_reload(table_config, write_co
         folder = store.model_dir(cell)
         assert not list(folder.glob("*.pkl")) and (folder / "state.json").is_file()
         fitted = store.load_fitted(cell)
-        result = next(r for r in outcome.results if r.id == cell)
+        result = next(r for r in outcome.tables.cell_results if r.id == cell)
         assert fitted.meta["key"] == result.key
     deep = store.model_dir("ehr+snp__deep_concat__r0f0")
     assert (deep / "tensors.pt").is_file() and (deep / "arrays.npz").is_file()
@@ -484,17 +484,20 @@ class SkewedExecutor:
 
     def run(self, tasks, then=None):
         from fusionkit.executors.base import call
-        from fusionkit.experiment import cells
+        from fusionkit.experiment import identity
+        from fusionkit.experiment import tasks as task_module
 
         queue = list(tasks)
         while queue:
             task = queue.pop(0)
-            real = cells.__version__
-            cells.__version__ = "9.9.9"
+            real = identity.__version__
+            identity.__version__ = "9.9.9"
+            task_module._STATES.clear()  # the worker prepares the run itself, as a remote one does
             try:
                 result = call(task)
             finally:
-                cells.__version__ = real
+                identity.__version__ = real
+                task_module._STATES.clear()
             queue += then(task.name, result) if then else []
             yield task.name, result
 
@@ -515,8 +518,12 @@ def test_results_computed_under_another_identity_are_failures_not_kept(
     get_plugins().add(module, "skewed", "1.0", "test")
     config = dict(table_config, scenarios=["ehr"], runtime={"executor": "skewed"})
     outcome = run_experiment(load_config(write_config(config)), tmp_path / "run")
-    assert len(outcome.failures) == 4 and not outcome.results
-    assert all("the executor computed it as" in f.message for f in outcome.failures.values())
+    # every task ran as another version: encoder outputs are refused, so are the cells on them
+    encoders = {k: f for k, f in outcome.failures.items() if k.startswith("encoder ")}
+    cells = {k: f for k, f in outcome.failures.items() if not k.startswith("encoder ")}
+    assert len(encoders) == 4 and len(cells) == 4 and not outcome.tables.cell_results
+    assert all("the executor computed it as" in f.message for f in encoders.values())
+    assert all(f.message == "its encoder failed" for f in cells.values())
     assert not (tmp_path / "run" / "cells").exists()
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from fusionkit.config import ClassifierSpec, resolved
 from fusionkit.data.modality import TableData
-from fusionkit.experiment.metrics import compute_metrics
+from fusionkit.tasks.classification_metrics import compute_metrics
 from fusionkit.fusion.base import FusionInput
 from fusionkit.fusion.decision_level import DecisionLevel, DecisionLevelParams
 from fusionkit.fusion.deep_concat import DeepConcat, DeepConcatParams

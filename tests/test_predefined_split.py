@@ -160,7 +160,7 @@ def test_leave_one_site_out(cli, small_cohort, tmp_path):
     out = tmp_path / "run"
     result = cli("run", path, "--out", out)
     assert result.exit_code == 0, result.output
-    assert "one fold per value of 'site'" in result.stdout
+    assert "folds (one per value of 'site')" in result.stdout
     predictions = pd.read_csv(out / "predictions.csv", dtype={"subject_id": str})
     site = cohort.set_index("subject_id").site
     sites = sorted(site.unique())

@@ -181,7 +181,7 @@ def test_dropping_the_only_modality_of_some_subjects_scores_the_rest(small_cohor
     assert not run.failures
     store = RunStore(tmp_path / "run")
     state = run.state
-    for result in run.results:
+    for result in run.tables.cell_results:
         key = store.fitted_key(result.id)
         dropped = store.read_result(result.id, key, "drop_modality=ehr")
         with_snp = [s for s in result.predictions.ids if state.cohort.available["snp"][s]]

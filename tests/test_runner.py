@@ -387,8 +387,11 @@ def test_intervals_fold_t_interval_and_bootstrap(first_run):
     from scipy import stats
     from sklearn.metrics import f1_score
 
-    from fusionkit.experiment.comparison import bootstrap_interval
+    from fusionkit.config import DataConfig
+    from fusionkit.outputs.comparison import bootstrap_interval
+    from fusionkit.tasks.classification import Classification
 
+    table = {"kind": "table", "path": "t.csv"}
     run_dir, _ = first_run
     intervals = pd.read_csv(run_dir / "intervals.csv")
     results = pd.read_csv(run_dir / "results.csv")
@@ -409,7 +412,8 @@ def test_intervals_fold_t_interval_and_bootstrap(first_run):
     y = rng.integers(0, 3, 80)
     proba = rng.dirichlet([1, 1, 1], 80)
     proba[np.arange(80), y] += 0.4
-    ours = bootstrap_interval(y, [proba], 3, "f1_macro", seed=5, resamples=300)
+    task = Classification(data=DataConfig(classes=["a", "b", "c"], modalities={"t": table}))
+    ours = bootstrap_interval(task, y, [proba], "f1_macro", seed=5, resamples=300)
     theirs = stats.bootstrap(
         (np.arange(80),),
         lambda i: f1_score(y[i], proba[i].argmax(1), average="macro"),

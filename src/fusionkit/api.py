@@ -48,6 +48,8 @@ class Tags:
     - ``cross_fittable`` (encoder): its outputs mean the same whichever subjects it was fitted
       on (class probabilities, not a learnt latent space), so with ``evaluation.cross_fit``
       its training subjects are encoded out of fold, by copies that never saw them.
+    - ``tasks`` (method): the prediction tasks it can serve (``config.task``); the planner
+      skips it, with the reason, under any other.
     - ``trainable_backbone`` (encoder): a
       [`TorchEncoder`][fusionkit.encoders.torch_base.TorchEncoder] whose network can be
       trained inside another model (end-to-end fusion).
@@ -61,9 +63,73 @@ class Tags:
     perturbs_data: bool = False
     removes_modalities: bool = False
     cross_fittable: bool = False
+    tasks: frozenset[str] = frozenset({"classification"})
 
 
 TagsDecl = Tags | Callable[[Any], Tags]
+
+
+@dataclass(frozen=True)
+class Target:
+    """A task's reading of the target column: one value per kept subject (``y``), which of
+    the table's subjects are kept (``kept``: those with a target), and warnings to show."""
+
+    y: np.ndarray
+    kept: np.ndarray
+    warnings: list[str] = field(default_factory=list)
+
+
+@runtime_checkable
+class PredictionTask(Protocol):
+    """``register_tasks``: what is predicted and how it is scored (``config.task``).
+
+    The factory is called with the task's params and ``data=`` the config's data section. The
+    engine asks the task, never assumes: how the target column is read and checked, what folds
+    are stratified on, how wide a network's head is, which metrics exist and which way each is
+    better, which one the answer is given in, how predictions are scored, what chance scores,
+    the statistic of a (paired) subject bootstrap, and the task's own figures.
+    """
+
+    name: str
+    estimator: str  # the scikit-learn estimator kind shallow methods are: "classifier", ...
+    metrics: tuple[str, ...]
+
+    @property
+    def output_size(self) -> int:
+        """Outputs of a network's head (classification: one per class)."""
+        ...
+
+    def target(self, values: Sequence[object], ids: Sequence[str], source: Path) -> Target:
+        """Read and check the target column; `DataError` naming file, subject and column."""
+        ...
+
+    def strata(self, y: np.ndarray) -> np.ndarray:
+        """What folds are stratified on (a class, a quantile bin, an event indicator)."""
+        ...
+
+    def higher_is_better(self, metric: str) -> bool: ...
+
+    def headline(self, metrics: Sequence[str]) -> str:
+        """The metric the answer is given in, among those computed."""
+        ...
+
+    def score(self, y: np.ndarray, prediction: np.ndarray) -> tuple[dict, dict]:
+        """(metrics, per-target metrics) of predictions against ``y``."""
+        ...
+
+    def chance(self, y_train: np.ndarray, y_test: np.ndarray, metric: str) -> float:
+        """What ``metric`` scores without the features (e.g. guessing the training frequencies)."""
+        ...
+
+    def statistic(
+        self, y: np.ndarray, predictions: list[np.ndarray], metric: str
+    ) -> Callable[[np.ndarray], np.ndarray]:
+        """Index resamples -> metric (or paired difference), for `scipy.stats.bootstrap`."""
+        ...
+
+    def figures(self, top: list, compared: list, folder: Path) -> dict:
+        """The task's own report figures of (label, y, prediction) models; what was written."""
+        ...
 
 
 @dataclass

@@ -60,3 +60,8 @@ def register_executors(register):
 @hookspec
 def register_perturbations(register):
     """Register test-time perturbations: changes to a fold's test inputs (`api.Perturbation`)."""
+
+
+@hookspec
+def register_tasks(register):
+    """Register prediction tasks: what is predicted and how it is scored (`api.PredictionTask`)."""

@@ -53,6 +53,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "fusionkit.executors.processes",
     "fusionkit.executors.ray_executor",
     "fusionkit.perturbations",
+    "fusionkit.tasks.classification",
 )
 
 HOOK_KINDS: dict[str, str] = {
@@ -64,6 +65,7 @@ HOOK_KINDS: dict[str, str] = {
     "register_datasets": "dataset",
     "register_executors": "executor",
     "register_perturbations": "perturbation",
+    "register_tasks": "task",
 }
 
 

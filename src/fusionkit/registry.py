@@ -19,7 +19,15 @@ from fusionkit.api import Tags, TagsDecl
 from fusionkit.errors import PluginError
 
 Kind = Literal[
-    "reader", "encoder", "fusion", "classifier", "transform", "dataset", "executor", "perturbation"
+    "reader",
+    "encoder",
+    "fusion",
+    "classifier",
+    "transform",
+    "dataset",
+    "executor",
+    "perturbation",
+    "task",
 ]
 KINDS: tuple[str, ...] = get_args(Kind)
 ModalityKind = Literal["table", "genotype", "image"]

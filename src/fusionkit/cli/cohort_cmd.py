@@ -18,12 +18,13 @@ def cohort_command(
 ) -> None:
     """Load the cohort of CONFIG and summarise it (and the external cohort, if any)."""
     from fusionkit.config import load_config
-    from fusionkit.data.cohort import check_class_sizes, load_cohort
+    from fusionkit.data.cohort import load_cohort
+    from fusionkit.experiment.scheme import Scheme
 
     cfg = load_config(config, set_ or [])
     cohorts = [("cohort", load_cohort(cfg))]
-    if cfg.evaluation.holdout is None:
-        check_class_sizes(cohorts[0][1], cfg.evaluation.cv_folds)
+    scheme = Scheme(cfg.evaluation)
+    scheme.check(cohorts[0][1])  # the check `fusionkit run` makes: they agree on every scheme
     if cfg.data.external is not None:
         cohorts.append(("external cohort", load_cohort(cfg, external=True)))
     for title, cohort in cohorts:

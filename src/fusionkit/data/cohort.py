@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from fusionkit.api import PredictionTask
 from fusionkit.config import ExperimentConfig, label_text
 from fusionkit.data.images import SUFFIXES
 from fusionkit.data.modality import ImageData, ModalityData, TableData
@@ -47,6 +48,13 @@ class Cohort:
         """Boolean mask of subjects that have every one of ``modalities``."""
         return self.available[list(modalities)].all(axis=1).to_numpy()
 
+    def scored(self, scenario: tuple[str, ...] | list[str], policy: str) -> np.ndarray:
+        """Boolean mask of the subjects a scenario fits and scores under the missing-modality
+        policy: ``complete_case`` those having all of its modalities, ``available`` those
+        having any."""
+        have = self.available[list(scenario)].to_numpy()
+        return have.all(axis=1) if policy == "complete_case" else have.any(axis=1)
+
 
 def data_root(config: ExperimentConfig, external: bool = False) -> Path:
     """Where relative data paths start: data.root (relative to the config file), the built-in
@@ -67,8 +75,14 @@ def data_root(config: ExperimentConfig, external: bool = False) -> Path:
     return Path(os.path.normpath(root))
 
 
-def load_cohort(config: ExperimentConfig, external: bool = False, verify: bool = True) -> Cohort:
-    """Read the cohort table and every modality; `DataError` names the file for any problem."""
+def load_cohort(
+    config: ExperimentConfig,
+    external: bool = False,
+    verify: bool = True,
+    task: PredictionTask | None = None,
+) -> Cohort:
+    """Read the cohort table and every modality; `DataError` names the file for any problem.
+    The target column is read by the run's ``task`` (built from ``config.task`` if not given)."""
     data = config.data
     root = data_root(config, external)
     cohort_name = (
@@ -100,25 +114,13 @@ def load_cohort(config: ExperimentConfig, external: bool = False, verify: bool =
         dates.index = table.index
 
     listed = frozenset(table.index)
-    labels = table[data.label_column]
-    unlabelled = labels.isna()
-    if unlabelled.any():
-        warnings.append(
-            f"{int(unlabelled.sum())} subjects without a value in {data.label_column!r} "
-            f"left out (e.g. {table.index[unlabelled][0]})"
-        )
-        table = table[~unlabelled]
-    raw = [label_text(v) for v in table[data.label_column]]
-    names = [data.label_map.get(v, v) if data.label_map else v for v in raw]
-    for row, (value, name) in enumerate(zip(raw, names, strict=True)):
-        if name not in data.classes:
-            raise DataError(
-                f"{cohort_path}: subject {table.index[row]}: label {value!r} in column "
-                f"{data.label_column!r} is not one of data.classes {data.classes}"
-                " (add it there or to data.label_map)"
-            )
+    if task is None:
+        task = config.task.build(data=config.data)
+    target = task.target(list(table[data.label_column]), list(table.index), cohort_path)
+    warnings.extend(target.warnings)
+    table = table[target.kept]
     ids = list(table.index)
-    y = np.array([data.classes.index(n) for n in names], dtype=np.int64)
+    y = target.y
     groups = (
         np.array([label_text(g) for g in table[data.group_column]])
         if data.group_column

@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 
-from fusionkit import __version__
 from fusionkit.api import (
     ChoosesMethod,
     DecidesPerModality,
@@ -29,12 +28,10 @@ from fusionkit.api import (
     WeighsModalities,
     conforming,
 )
-from fusionkit.config import ClassifierSpec, MethodSpec, spec_data, spec_identity
+from fusionkit.config import ClassifierSpec, MethodSpec, spec_data
 from fusionkit.data.cohort import Cohort
 from fusionkit.errors import InputError
-from fusionkit.experiment.features import EncoderTask
-from fusionkit.experiment.metrics import compute_metrics
-from fusionkit.experiment.planner import Cell, method_encoders
+from fusionkit.experiment.planner import Cell, EncoderTask
 from fusionkit.experiment.records import (
     PLAIN,
     CellOutcome,
@@ -44,53 +41,11 @@ from fusionkit.experiment.records import (
     Predictions,
     TrainingHistory,
 )
-from fusionkit.experiment.state import RunState, digest, spec_payload
+from fusionkit.experiment.state import RunState
 from fusionkit.fusion.base import FusionInput
 from fusionkit.fusion.feature_level import FeatureLevel, FeatureLevelParams
 
 Embeddings = dict[str, tuple[np.ndarray, np.ndarray]]
-
-
-def fold_key(cell: Cell) -> str:
-    return f"r{cell.repeat}f{cell.fold}" if cell.split == "cv" else "all"
-
-
-def cell_encoders(state: RunState, cell: Cell) -> list[EncoderTask]:
-    """The encoder of each modality of the cell, for its fold."""
-    specs = method_encoders(state.method(cell.method), state.config, cell.scenario)
-    assert not isinstance(specs, str)
-    return [EncoderTask(m, spec, fold_key(cell)) for m, spec in specs.items()]
-
-
-def cell_tasks(state: RunState, cell: Cell) -> list[EncoderTask]:
-    """The encoder outputs a cell needs (none for a method training its encoders end to end)."""
-    method = state.method(cell.method)
-    if method.component.tags(method.resolved_params).trains_encoders:
-        return []
-    return cell_encoders(state, cell)
-
-
-def cell_key(state: RunState, cell: Cell) -> str:
-    """Identity of a fitted cell: everything that changes its fit (not which metrics are
-    reported, nor where it ran)."""
-    method = state.method(cell.method)
-    tasks = cell_encoders(state, cell)
-    return digest(
-        [
-            __version__,
-            state.config.seed,
-            cell.id,
-            spec_payload(method),
-            spec_identity(method),
-            [[spec_payload(t.spec), spec_identity(t.spec)] for t in tasks],
-            state.folds_key,
-            state.config.evaluation.model_dump(
-                mode="json", exclude={"metrics", "external", "contribution", "robustness"}
-            ),
-            state.config.runtime.threads,
-            sorted(state.fingerprints.items()),
-        ]
-    )
 
 
 def build_method(method: MethodSpec) -> Any:
@@ -115,9 +70,7 @@ def method_data(method: MethodSpec) -> tuple[str, dict]:
 
 
 def _subjects(cohort: Cohort, positions: np.ndarray, scenario, policy: str) -> np.ndarray:
-    have = cohort.available[list(scenario)].to_numpy()[positions]
-    keep = have.all(axis=1) if policy == "complete_case" else have.any(axis=1)
-    return positions[keep]
+    return positions[cohort.scored(scenario, policy)[positions]]
 
 
 def make_inputs(
@@ -162,7 +115,7 @@ def _train_test(state: RunState, cell: Cell) -> tuple[np.ndarray, np.ndarray, Co
         ext = state.external
         test = _subjects(ext, np.arange(len(ext.ids)), cell.scenario, policy)
         return _subjects(cohort, everyone, cell.scenario, policy), test, ext, "external:"
-    fold = state.fold(fold_key(cell))
+    fold = state.fold(cell.fold_name)
     assert fold is not None
     train = _subjects(cohort, fold.train, cell.scenario, policy)
     return train, _subjects(cohort, fold.test, cell.scenario, policy), cohort, ""
@@ -172,8 +125,8 @@ def fit_cell(state: RunState, cell: Cell, embeddings: Embeddings) -> FittedCell:
     """Fit the cell's method on its training subjects only."""
     train, _, _, _ = _train_test(state, cell)
     cohort = state.cohort
-    tasks = cell_encoders(state, cell)
-    method = state.method(cell.method)
+    tasks = cell.encoders
+    method = cell.spec
     model = conforming(build_method(method), Fusion, f"{method.component.kind} {method.type!r}")
     model.fit(
         make_inputs(cohort, train, tasks, embeddings),
@@ -182,7 +135,7 @@ def fit_cell(state: RunState, cell: Cell, embeddings: Embeddings) -> FittedCell:
     )
     history = model.history_ if isinstance(model, HasHistory) else None
     kind, spec = method_data(method)
-    stored = {t.name for t in cell_tasks(state, cell)}
+    stored = {t.name for t in cell.stored}
     modalities = {}
     for t in tasks:
         data = cohort.modalities[t.modality]
@@ -195,7 +148,7 @@ def fit_cell(state: RunState, cell: Cell, embeddings: Embeddings) -> FittedCell:
         }
     meta = {
         "cell": cell.id,
-        "key": cell_key(state, cell),
+        "key": state.keys[cell.id],
         "scenario": list(cell.scenario),
         "method": cell.method,
         "method_kind": kind,
@@ -234,7 +187,7 @@ def evaluate(
     None where the method encodes itself) to re-encode what it changed."""
     start = time.perf_counter()
     train, test, test_cohort, prefix = _train_test(state, cell)
-    tasks = cell_encoders(state, cell)
+    tasks = cell.encoders
     test_in = make_inputs(test_cohort, test, tasks, embeddings, prefix)
     if variant != PLAIN:
 
@@ -248,7 +201,7 @@ def evaluate(
     )  # a perturbation may leave some out
     proba = np.asarray(fitted.model.predict_proba(test_in), dtype=np.float64)
     classes = state.cohort.classes
-    metrics, per_class = compute_metrics(y_test, proba, len(classes))
+    metrics, per_class = state.task.score(y_test, proba)
     return CellResult(
         id=cell.id,
         key=fitted.meta["key"],
@@ -294,58 +247,9 @@ def _modality_outputs(model: Any, inputs: FusionInput) -> ModalityOutputs | None
     return None
 
 
-def variants(state: RunState, cell: Cell) -> list[str]:
-    """The perturbation settings (``evaluation.robustness``) a scored cell is evaluated under."""
-    if cell.split == "final":
-        return []
-    kinds = {m: state.config.data.modalities[m].kind for m in cell.scenario}
-    method = state.method(cell.method)
-    gaps = method.component.tags(method.resolved_params).handles_missing
-    return [
-        name
-        for spec in perturbation_specs(state)
-        if gaps or not spec.component.tags(spec.resolved_params).removes_modalities
-        for name in spec.build().settings(kinds)
-    ]
-
-
-def robustness_notes(state: RunState) -> list[str]:
-    """The methods a configured perturbation is not evaluated for, and why."""
-    notes = []
-    for method in state.config.methods:
-        if method.component.tags(method.resolved_params).handles_missing:
-            continue
-        for spec in state.config.evaluation.robustness:
-            if spec.component.tags(spec.resolved_params).removes_modalities:
-                notes.append(
-                    f"{method.label}: not evaluated under {spec.type} (it cannot take a "
-                    "missing modality: Tags.handles_missing is false)"
-                )
-    return notes
-
-
 def perturbs_data(state: RunState, variant: str) -> bool:
     """Whether a variant changes the modalities' data (so it needs the fitted encoders)."""
-    spec = _perturbation(state, variant)
-    return spec.component.tags(spec.resolved_params).perturbs_data
-
-
-def perturbation_specs(state: RunState) -> list:
-    """``evaluation.robustness``, plus modality permutations when ``contribution`` is on."""
-    from fusionkit.config import PerturbationSpec, resolved
-
-    specs = list(state.config.evaluation.robustness)
-    if state.config.evaluation.contribution and all(s.type != "permute_modality" for s in specs):
-        specs.append(resolved(PerturbationSpec(type="permute_modality")))
-    return specs
-
-
-def _perturbation(state: RunState, variant: str):
-    kind = variant.partition("=")[0]
-    spec = next((s for s in perturbation_specs(state) if s.type == kind), None)
-    if spec is None:
-        raise ValueError(f"unknown evaluation variant {variant!r}")
-    return spec
+    return state.plan.perturbation(variant).tags.perturbs_data
 
 
 def perturbed(
@@ -362,13 +266,13 @@ def perturbed(
     `FitsOnTraining` takes its scales from ``train()`` (the training inputs, built on
     demand); modalities whose data it replaced are
     re-encoded through the fitted ``encoders``."""
-    spec = _perturbation(state, variant)
+    spec = state.plan.perturbation(variant)
     perturbation = conforming(spec.build(), Perturbation, f"perturbation {spec.type!r}")
     if isinstance(perturbation, FitsOnTraining):
         perturbation.fit(train())
-    rng = np.random.default_rng(state.ctx.derive("perturb", fold_key(cell), variant).seed)
+    rng = np.random.default_rng(state.ctx.derive("perturb", cell.fold_name, variant).seed)
     out = perturbation.apply(test, variant, rng)
-    if not spec.component.tags(spec.resolved_params).perturbs_data:
+    if not spec.tags.perturbs_data:
         return out
     if encoders is None:
         raise ValueError(f"{variant} changes data: it needs the cell's fitted encoders")
@@ -407,7 +311,7 @@ def run_cell(
     result = evaluate(state, cell, fitted, embeddings)
     result.seconds = time.perf_counter() - start
     scored, failed = evaluate_settings(
-        state, cell, fitted, embeddings, variants(state, cell), encoders
+        state, cell, fitted, embeddings, list(cell.variants), encoders
     )
     return CellOutcome(fitted, result, scored, failed)
 

@@ -2,9 +2,12 @@
 plus the final models (``output.final_models``: fitted on every subject, nothing to test).
 
 A cell is the unit of work: it fits on its fold's training part only, predicts its test part,
-and is written on its own, so a run can resume, re-render or be farmed out cell by cell.
-What a method can take is read from its declared tags (`fusionkit.api.Tags`) and modality
-kinds, never from its parameter names.
+and is written on its own, so a run can resume, re-render or be farmed out cell by cell. The
+plan is made once (`fusionkit.experiment.state.prepare`) and each planned cell carries what
+every later stage needs: its method spec, the encoder task of each modality for its fold, which
+of them it reads from the store, and its evaluation variants. What a method can take is read
+from its declared tags (`fusionkit.api.Tags`) and modality kinds, never from its parameter
+names.
 """
 
 from __future__ import annotations
@@ -18,34 +21,71 @@ from fusionkit.config import (
     EncoderSpec,
     ExperimentConfig,
     MethodSpec,
+    PerturbationSpec,
     parse_scenario,
     resolved,
     scenario_name,
+    spec_data,
 )
 from fusionkit.errors import ConfigError
+from fusionkit.experiment.identity import digest
+
+
+def fold_name(repeat: int, fold: int) -> str:
+    """How a fold is named in cell ids, encoder tasks and seeds: ``r{repeat}f{fold}``."""
+    return f"r{repeat}f{fold}"
+
+
+@dataclass(frozen=True)
+class EncoderTask:
+    """Fit one encoder on one fold's training part and embed the subjects."""
+
+    modality: str
+    spec: EncoderSpec
+    fold: str  # a fold's name, or "all" (the whole cohort)
+
+    @property
+    def name(self) -> str:
+        return f"{self.modality}-{self.spec.type}-{digest(spec_data(self.spec))[:8]}-{self.fold}"
 
 
 @dataclass(frozen=True)
 class Cell:
     """One fit-and-predict: a scenario, a method and a fold (or the external test set, or the
-    final model fitted on all subjects)."""
+    final model fitted on all subjects), with what the plan knows of it: the method's spec,
+    the encoder task of each modality, and the evaluation variants it is scored under."""
 
     scenario: tuple[str, ...]
     method: str
     split: Literal["cv", "external", "final"]
     repeat: int = 0
     fold: int = 0
+    spec: MethodSpec | None = field(default=None, compare=False, repr=False)
+    encoders: tuple[EncoderTask, ...] = field(default=(), compare=False, repr=False)
+    variants: tuple[str, ...] = field(default=(), compare=False, repr=False)
+
+    @property
+    def fold_name(self) -> str:
+        """The fold the cell trains in: its own for cross-validation, ``all`` otherwise."""
+        return fold_name(self.repeat, self.fold) if self.split == "cv" else "all"
 
     @property
     def id(self) -> str:
         """A stable, file-name-safe identifier."""
-        where = self.split if self.split != "cv" else f"r{self.repeat}f{self.fold}"
+        where = self.split if self.split != "cv" else self.fold_name
         return f"{scenario_name(self.scenario)}__{self.method}__{where}"
+
+    @property
+    def stored(self) -> tuple[EncoderTask, ...]:
+        """The encoder outputs the cell reads from the store (none for a method training its
+        encoders end to end)."""
+        return () if self.spec is None or self.spec.tags.trains_encoders else self.encoders
 
 
 @dataclass
 class Plan:
-    """The cells of a run, and the scenario x method pairs left out (with the reason)."""
+    """The cells of a run, the scenario x method pairs left out (with the reason), and the
+    evaluation variants' perturbations by type."""
 
     scenarios: list[tuple[str, ...]]
     methods: list[str]
@@ -53,14 +93,28 @@ class Plan:
     external: bool
     cells: list[Cell] = field(default_factory=list)
     skipped: list[tuple[str, str, str]] = field(default_factory=list)
+    specs: dict[str, MethodSpec] = field(default_factory=dict)
+    perturbations: list[PerturbationSpec] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._by_id: dict[str, Cell] = {}
+        self._pairs: dict[tuple, list[Cell]] = {}
+        self._tasks: dict[str, EncoderTask] = {}
+
+    def add(self, cell: Cell) -> None:
+        self.cells.append(cell)
+        self._by_id[cell.id] = cell
+        self._tasks.update((t.name, t) for t in cell.stored)
+        if cell.split != "final":
+            self._pairs.setdefault((cell.scenario, cell.method), []).append(cell)
+
+    def cell(self, cell_id: str) -> Cell:
+        """The planned cell of that id."""
+        return self._by_id[cell_id]
 
     def cells_for(self, scenario: tuple[str, ...], method: str) -> list[Cell]:
         """The evaluated cells of one scenario x method pair."""
-        return [
-            c
-            for c in self.cells
-            if c.scenario == scenario and c.method == method and c.split != "final"
-        ]
+        return self._pairs.get((tuple(scenario), method), [])
 
     @property
     def evaluated(self) -> list[Cell]:
@@ -71,6 +125,19 @@ class Plan:
     def finals(self) -> list[Cell]:
         """Final models: fitted on every subject, kept for `fusionkit predict`."""
         return [c for c in self.cells if c.split == "final"]
+
+    @property
+    def encoder_tasks(self) -> dict[str, EncoderTask]:
+        """Every encoder output some cell reads, by task name."""
+        return self._tasks
+
+    def perturbation(self, variant: str) -> PerturbationSpec:
+        """The perturbation behind an evaluation variant such as ``missing_rate=0.3``."""
+        kind = variant.partition("=")[0]
+        spec = next((s for s in self.perturbations if s.type == kind), None)
+        if spec is None:
+            raise ValueError(f"unknown evaluation variant {variant!r}")
+        return spec
 
 
 @functools.cache
@@ -91,7 +158,10 @@ def method_encoders(
     handcrafted features).
     """
     component = method.component
-    tags = component.tags(method.resolved_params)
+    tags = method.tags
+    if config.task.type not in tags.tasks:
+        serves = ", ".join(sorted(tags.tasks))
+        return f"does not serve the {config.task.type} task (it serves: {serves})"
     encoded = tags.needs_embeddings or tags.trains_encoders
     out: dict[str, EncoderSpec] = {}
     for m in scenario:
@@ -109,10 +179,7 @@ def method_encoders(
         if not spec.component.accepts(kind):
             what = f"encoder {spec.type!r}" if encoded else f"features {spec.type!r}"
             return f"{what} cannot take {kind} data"
-        if (
-            tags.trains_encoders
-            and not spec.component.tags(spec.resolved_params).trainable_backbone
-        ):
+        if tags.trains_encoders and not spec.tags.trainable_backbone:
             return f"trains encoders end to end; encoder {spec.type!r} has no trainable network"
         out[m] = spec
     if config.evaluation.missing == "available" and len(scenario) > 1 and not tags.handles_missing:
@@ -120,12 +187,35 @@ def method_encoders(
     return out
 
 
-def make_plan(config: ExperimentConfig, groups: int | None = None) -> Plan:
-    """Every cell of a resolved config, in a deterministic order. ``groups``: the number of
+def perturbation_specs(config: ExperimentConfig) -> list[PerturbationSpec]:
+    """``evaluation.robustness``, plus modality permutations when ``contribution`` is on."""
+    specs = list(config.evaluation.robustness)
+    if config.evaluation.contribution and all(s.type != "permute_modality" for s in specs):
+        specs.append(resolved(PerturbationSpec(type="permute_modality")))
+    return specs
+
+
+def robustness_notes(config: ExperimentConfig) -> list[str]:
+    """The methods a configured perturbation is not evaluated for, and why."""
+    notes = []
+    for method in config.methods:
+        if method.tags.handles_missing:
+            continue
+        for spec in config.evaluation.robustness:
+            if spec.tags.removes_modalities:
+                notes.append(
+                    f"{method.label}: not evaluated under {spec.type} (it cannot take a "
+                    "missing modality: Tags.handles_missing is false)"
+                )
+    return notes
+
+
+def make_plan(config: ExperimentConfig, folds: int | None = None) -> Plan:
+    """Every cell of a resolved config, in a deterministic order. ``folds``: the number of
     folds of a leave-one-group-out scheme (known once the cohort is read; 1 before)."""
     evaluation = config.evaluation
     if evaluation.scheme == "leave_out":
-        splits = [(0, f) for f in range(groups or 1)]
+        splits = [(0, f) for f in range(folds or 1)]
     elif evaluation.scheme != "kfold":  # one split: a hold-out or a predefined one
         splits = [(0, 0)]
     else:
@@ -136,17 +226,35 @@ def make_plan(config: ExperimentConfig, groups: int | None = None) -> Plan:
         methods=[m.label for m in config.methods],
         folds=len(splits),
         external=external,
+        specs={m.label: m for m in config.methods},
+        perturbations=perturbation_specs(config),
     )
+    settings: dict[tuple, tuple[str, ...]] = {}  # each perturbation built once per kind set
+
+    def variants(method: MethodSpec, scenario: tuple[str, ...]) -> tuple[str, ...]:
+        kinds = {m: config.data.modalities[m].kind for m in scenario}
+        key = (method.tags.handles_missing, tuple(sorted(kinds.items())))
+        if key not in settings:
+            settings[key] = tuple(
+                name
+                for spec in plan.perturbations
+                if method.tags.handles_missing or not spec.tags.removes_modalities
+                for name in spec.build().settings(kinds)
+            )
+        return settings[key]
+
     for scenario in plan.scenarios:
         for method in config.methods:
-            reason = method_encoders(method, config, scenario)
-            if isinstance(reason, str):
-                plan.skipped.append((scenario_name(scenario), method.label, reason))
+            specs = method_encoders(method, config, scenario)
+            if isinstance(specs, str):
+                plan.skipped.append((scenario_name(scenario), method.label, specs))
                 continue
-            for repeat, fold in splits:
-                plan.cells.append(Cell(scenario, method.label, "cv", repeat, fold))
-            if external:
-                plan.cells.append(Cell(scenario, method.label, "external"))
+            scored = variants(method, scenario)
+            where = [("cv", r, f) for r, f in splits] + ([("external", 0, 0)] if external else [])
+            for split, repeat, fold in where:
+                name = fold_name(repeat, fold) if split == "cv" else "all"
+                tasks = tuple(EncoderTask(m, spec, name) for m, spec in specs.items())
+                plan.add(Cell(scenario, method.label, split, repeat, fold, method, tasks, scored))
     for i, final in enumerate(config.output.final_models):
         wanted = set(parse_scenario(final.scenario))
         scenario = next(s for s in plan.scenarios if set(s) == wanted)
@@ -155,5 +263,9 @@ def make_plan(config: ExperimentConfig, groups: int | None = None) -> Plan:
                 f"{config.source}: output.final_models[{i}]: {final.method} is not run on "
                 f"{final.scenario} (see the plan's skipped pairs)"
             )
-        plan.cells.append(Cell(scenario, final.method, "final"))
+        method = plan.specs[final.method]
+        specs = method_encoders(method, config, scenario)
+        assert isinstance(specs, dict)  # planned above
+        tasks = tuple(EncoderTask(m, spec, "all") for m, spec in specs.items())
+        plan.add(Cell(scenario, final.method, "final", spec=method, encoders=tasks))
     return plan

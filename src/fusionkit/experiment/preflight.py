@@ -8,7 +8,7 @@ import numpy as np
 
 from fusionkit.api import ChecksData
 from fusionkit.errors import DataError
-from fusionkit.experiment.cells import cell_encoders
+from fusionkit.experiment.planner import fold_name
 from fusionkit.experiment.state import RunState
 
 
@@ -21,23 +21,19 @@ def check_before_training(state: RunState) -> None:
 
 def _fold_problems(state: RunState) -> list[str]:
     config, cohort = state.config, state.cohort
-    field = {
-        "kfold": "evaluation.cv_folds",
-        "holdout": "evaluation.holdout",
-        "predefined": "evaluation.split_column",
-        "leave_out": "evaluation.leave_out_column",
-    }[config.evaluation.scheme]
+    field = state.scheme.field
     out = []
     # a held-out group (a site) may simply have no subject of some class: its metrics are
     # macro-averaged over the classes it has
-    parts = ("training",) if config.evaluation.scheme == "leave_out" else ("test", "training")
+    parts = ("training",) if state.scheme.kind == "leave_out" else ("test", "training")
     for fold in state.folds:
         for part, rows in ((p, fold.test if p == "test" else fold.train) for p in parts):
             present = set(np.unique(cohort.y[rows]).tolist())
             missing = [c for i, c in enumerate(cohort.classes) if i not in present]
             if missing:
                 out.append(
-                    f"{config.source}: {field}: the {part} part of split r{fold.repeat}f{fold.fold}"
+                    f"{config.source}: {field}: the {part} part of split "
+                    f"{fold_name(fold.repeat, fold.fold)}"
                     f" ({len(rows)} subjects) has no {missing[0]!r} subject; use a larger "
                     "hold-out or fewer folds"
                 )
@@ -48,7 +44,7 @@ def _fold_problems(state: RunState) -> list[str]:
 def _encoder_problems(state: RunState) -> list[str]:
     seen, out = set(), []
     for cell in state.plan.cells:
-        for task in cell_encoders(state, cell):
+        for task in cell.encoders:
             key = (task.modality, task.spec.type, str(task.spec.params))
             if key in seen:
                 continue

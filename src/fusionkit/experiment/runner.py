@@ -21,27 +21,20 @@ import numpy as np
 from fusionkit.api import Executor, Failure
 from fusionkit.config import ExecutorSpec, ExperimentConfig, resolved, spec_data
 from fusionkit.errors import DataError
-from fusionkit.experiment.cells import (
-    cell_encoders,
-    cell_key,
-    cell_tasks,
-    perturbs_data,
-    variants,
-)
-from fusionkit.experiment.features import task_key
+from fusionkit.experiment.cells import perturbs_data
 from fusionkit.experiment.planner import Cell
 from fusionkit.experiment.preflight import check_before_training
-from fusionkit.experiment.records import CellOutcome, CellResult, EncoderOutput
+from fusionkit.experiment.records import CellResult, EncoderOutput
 from fusionkit.experiment.state import RunState, prepare
 from fusionkit.experiment.store import RunLock, RunStore, check_output
 from fusionkit.experiment.tasks import (
     cell_task,
     encoder_task,
-    encoder_tasks,
     evaluation_task,
     remember,
     run_ref,
 )
+from fusionkit.outputs.tables import RunTables
 
 Progress = Callable[[str, int, int, str], None]
 """``progress(stage, done, total, latest)``: stage ``encoders``, ``cells`` or ``robustness``;
@@ -50,7 +43,8 @@ Progress = Callable[[str, int, int, str], None]
 
 @dataclass
 class RunOutcome:
-    """What happened in a run: counts, timings, failures, and the current results."""
+    """What happened in a run: counts, timings, failures, notes, and the run's tables (built
+    once, in memory, from every current cell result, fresh or reused)."""
 
     state: RunState
     store: RunStore
@@ -61,10 +55,14 @@ class RunOutcome:
     failures: dict[str, Failure] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
-    results: list[CellResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    evaluations: int = 0  # perturbed evaluations of kept models (evaluation.robustness)
-    robustness: list[CellResult] = field(default_factory=list)
+    evaluations: int = 0  # evaluations of kept models under perturbations (variants)
+    tables: RunTables | None = None
+
+    @property
+    def all_notes(self) -> list[str]:
+        """What the tables leave out and why, then notes on the run itself."""
+        return [*(self.tables.notes if self.tables else []), *self.notes]
 
 
 def make_executor(config: ExperimentConfig, jobs: int | None = None) -> Executor:
@@ -96,20 +94,29 @@ def _not_the_data(config: ExperimentConfig, run_dir: Path) -> None:
         )
 
 
-def run_experiment(
-    config: ExperimentConfig,
-    run_dir: Path,
+def prepare_run(config: ExperimentConfig, run_dir: Path) -> RunState:
+    """Check the run folder, read and check the data, make the plan: every problem of input
+    stops here (`DataError`), before anything is written."""
+    check_output(run_dir)
+    _not_the_data(config, run_dir)
+    state = prepare(config, run_dir)
+    check_before_training(state)
+    return state
+
+
+def run_prepared(
+    state: RunState,
     *,
     fresh: bool = False,
     jobs: int | None = None,
     progress: Progress | None = None,
+    started: float | None = None,
 ) -> RunOutcome:
-    """Run every cell of ``config`` not already finished; write the outputs of the whole run."""
-    started = time.perf_counter()
-    check_output(run_dir)
-    _not_the_data(config, run_dir)
-    state = prepare(config, run_dir)  # bad input stops here, before anything is written
-    check_before_training(state)
+    """Run every cell of a prepared run not already finished; write the outputs of the whole
+    run. ``started``: when the run began (`time.perf_counter`), for its reported seconds."""
+    started = time.perf_counter() if started is None else started
+    run_dir = state.run_dir
+    assert run_dir is not None, "a worker's prepared run has no run directory"
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -125,6 +132,20 @@ def run_experiment(
     return outcome
 
 
+def run_experiment(
+    config: ExperimentConfig,
+    run_dir: Path,
+    *,
+    fresh: bool = False,
+    jobs: int | None = None,
+    progress: Progress | None = None,
+) -> RunOutcome:
+    """Prepare and run ``config`` (`prepare_run`, then `run_prepared`)."""
+    started = time.perf_counter()
+    state = prepare_run(config, run_dir)
+    return run_prepared(state, fresh=fresh, jobs=jobs, progress=progress, started=started)
+
+
 def _run(
     state: RunState,
     store: RunStore,
@@ -136,22 +157,28 @@ def _run(
     config = state.config
     outcome = RunOutcome(state, store)
     executor_spec = _executor_spec(config, jobs)
-    remote = executor_spec.component.tags(executor_spec.resolved_params).remote
-    ref = run_ref(config, state if remote else None)
+    ref = run_ref(config, state if executor_spec.tags.remote else None)
     remember(ref, state)
-    keys = {c.id: cell_key(state, c) for c in state.plan.cells}
+    keys = state.keys
+    plain: dict[str, CellResult] = {}  # cell id -> its plain result, fresh or reused
+    perturbed: dict[tuple[str, str], CellResult] = {}  # (cell id, variant) -> its result
 
-    def done(cell) -> bool:
+    def done(cell: Cell) -> bool:
         if store.fitted_key(cell.id) != keys[cell.id]:
             return False
-        return cell.split == "final" or store.read_result(cell.id, keys[cell.id]) is not None
+        if cell.split == "final":
+            return True
+        result = store.read_result(cell.id, keys[cell.id])
+        if result is not None:
+            plain[cell.id] = result
+        return result is not None
 
     todo = [c for c in state.plan.cells if fresh or not done(c)]
     outcome.cells_reused = len(state.plan.cells) - len(todo)
-    all_tasks = encoder_tasks(state)
-    needed = {t.name: t for c in todo for t in cell_tasks(state, c)}
-    outcome.encoder_uses = sum(len(cell_tasks(state, c)) for c in todo)
-    stale = [n for n, t in needed.items() if fresh or store.encoder_key(n) != task_key(state, t)]
+    all_tasks = state.plan.encoder_tasks
+    needed = {t.name: t for c in todo for t in c.stored}
+    outcome.encoder_uses = sum(len(c.stored) for c in todo)
+    stale = [n for n in needed if fresh or store.encoder_key(n) != state.encoder_keys[n]]
 
     def report(stage: str, count: int, total: int, latest: str = "") -> None:
         if progress is not None:
@@ -159,7 +186,7 @@ def _run(
 
     # Cells wait only for their own encoders: each is submitted as soon as the last encoder
     # output it needs is kept, so on a pool or cluster cells run while other encoders train.
-    waiting = {c.id: {t.name for t in cell_tasks(state, c)} & set(stale) for c in todo}
+    waiting = {c.id: {t.name for t in c.stored} & set(stale) for c in todo}
     cells = {c.id: c for c in todo}
     embeddings: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     counts = {"encoders": 0, "cells": 0}
@@ -168,7 +195,7 @@ def _run(
     fitted_encoders = FittedEncoders(state, store)
 
     def cell_job(cell_id: str):
-        names = [t.name for t in cell_tasks(state, cells[cell_id])]
+        names = [t.name for t in cells[cell_id].stored]
         for name in names:
             if name not in embeddings:
                 embeddings[name] = store.load_embeddings(name)
@@ -188,7 +215,7 @@ def _run(
         """Keep an encoder's output (or its failure), and release the cells now ready."""
         if name not in all_tasks or name in cells:
             return []
-        if not isinstance(out, Failure) and out.key != task_key(state, all_tasks[name]):
+        if not isinstance(out, Failure) and out.key != state.encoder_keys[name]:
             out = _mismatch(out.key)
         counts["encoders"] += 1
         report("encoders", counts["encoders"], len(stale), name)
@@ -222,34 +249,46 @@ def _run(
                 _stop_on_input_error(out)
                 outcome.failures[name] = out
             else:
-                _keep_cell(store, out)
+                store.write_fitted(out.fitted)  # the model first: a result is only current with it
+                if out.result is not None:
+                    plain[name] = store.write_result(out.result)
+                    outcome.timings[f"cell:{name}"] = out.result.seconds
+                for result in out.variants:
+                    perturbed[name, result.variant] = store.write_result(result)
                 outcome.cells_run += 1
                 outcome.evaluations += len(out.variants)
                 outcome.failures.update({f"{name}@{v}": f for v, f in out.failed.items()})
-                if out.result is not None:
-                    outcome.timings[f"cell:{name}"] = out.result.seconds
             counts["cells"] += 1
             report("cells", counts["cells"], n_cells, name)
         _evaluate_variants(
-            state, store, ref, keys, executor, outcome, embeddings, fitted_encoders, report
+            state, store, ref, executor, outcome, embeddings, fitted_encoders, report, perturbed
         )
         finished = True
     finally:  # Ctrl-C or an error: stop the workers now; finished cells stay usable
         executor.close(abort=not finished)
 
-    outcome.results = [
-        r for c in state.plan.evaluated if (r := store.read_result(c.id, keys[c.id])) is not None
-    ]
-    outcome.robustness = [
-        r
-        for c in state.plan.evaluated
-        for v in variants(state, c)
-        if (r := store.read_result(c.id, keys[c.id], v)) is not None
-    ]
-    from fusionkit.experiment.results import write_outputs
+    from fusionkit.outputs import build_tables, write_outputs
 
+    outcome.tables = build_tables(
+        state,
+        [plain[c.id] for c in state.plan.evaluated if c.id in plain],
+        [
+            perturbed[c.id, v]
+            for c in state.plan.evaluated
+            for v in c.variants
+            if (c.id, v) in perturbed
+        ],
+        outcome.failures,
+    )
     outcome.seconds = time.perf_counter() - started
-    write_outputs(outcome)
+    invocation = {
+        "cells_run": outcome.cells_run,
+        "cells_reused": outcome.cells_reused,
+        "encoder_trainings": outcome.encoder_trainings,
+        "failed": {name: f.message for name, f in outcome.failures.items()},
+        "seconds": round(outcome.seconds, 3),
+    }
+    write_outputs(state, outcome.tables, store, invocation)
     return outcome
 
 
@@ -261,9 +300,7 @@ class FittedEncoders:
     def __init__(self, state: RunState, store: RunStore):
         self.state, self.store = state, store
         self.objects: dict[str, Any] = {}
-        self.wanted = any(
-            perturbs_data(state, v) for c in state.plan.evaluated for v in variants(state, c)
-        )
+        self.wanted = any(perturbs_data(state, v) for c in state.plan.evaluated for v in c.variants)
 
     def keep(self, name: str, encoder: Any) -> None:
         if self.wanted:
@@ -272,12 +309,12 @@ class FittedEncoders:
     def of(self, cell: Cell, names: list[str] | None = None) -> dict[str, Any] | None:
         """Modality -> fitted encoder of ``cell`` (None where its method encodes itself), or
         None if none of the settings (``names``; default: all of the cell's) changes data."""
-        settings = variants(self.state, cell) if names is None else names
+        settings = cell.variants if names is None else names
         if not any(perturbs_data(self.state, v) for v in settings):
             return None
-        stored = {t.name for t in cell_tasks(self.state, cell)}
+        stored = {t.name for t in cell.stored}
         out: dict[str, Any] = {}
-        for task in cell_encoders(self.state, cell):
+        for task in cell.encoders:
             if task.name not in stored:
                 out[task.modality] = None
                 continue
@@ -288,19 +325,24 @@ class FittedEncoders:
 
 
 def _evaluate_variants(
-    state, store, ref, keys, executor, outcome, embeddings, fitted_encoders, report
+    state, store, ref, executor, outcome, embeddings, fitted_encoders, report, perturbed
 ) -> None:
-    """Evaluate kept fitted cells under the perturbation settings not evaluated yet."""
-    tasks = []
+    """Evaluate kept fitted cells under the variants not evaluated yet (read the others)."""
+    keys, tasks = state.keys, []
     for cell in state.plan.evaluated:
         if cell.id in outcome.failures or store.fitted_key(cell.id) != keys[cell.id]:
             continue
-        names = [
-            v for v in variants(state, cell) if not store.read_result(cell.id, keys[cell.id], v)
-        ]
+        names = []
+        for v in cell.variants:
+            if (cell.id, v) in perturbed:
+                continue
+            if (kept := store.read_result(cell.id, keys[cell.id], v)) is not None:
+                perturbed[cell.id, v] = kept
+            else:
+                names.append(v)
         if not names:
             continue
-        needed = [t.name for t in cell_tasks(state, cell)]
+        needed = [t.name for t in cell.stored]
         for name in needed:
             if name not in embeddings:
                 embeddings[name] = store.load_embeddings(name)
@@ -317,7 +359,7 @@ def _evaluate_variants(
         else:
             scored, failed = out
             for result in scored:
-                store.write_result(result)
+                perturbed[result.id, result.variant] = store.write_result(result)
             outcome.evaluations += len(scored)
             cell_id = name.removesuffix("@robustness")
             outcome.failures.update({f"{cell_id}@{v}": f for v, f in failed.items()})
@@ -339,12 +381,5 @@ def _stop_on_input_error(failure: Failure) -> None:
 
 def _keep_encoder(store: RunStore, task, out: EncoderOutput) -> None:
     store.write_encoder(out)
-    tags = task.spec.component.tags(task.spec.resolved_params)
-    if task.fold == "all" and tags.trainable_backbone:  # a TorchEncoder: it has backbone_
+    if task.fold == "all" and task.spec.tags.trainable_backbone:  # a TorchEncoder: backbone_
         store.write_transfer_model(task.modality, task.spec.type, out.encoder.backbone_)
-
-
-def _keep_cell(store: RunStore, out: CellOutcome) -> None:
-    store.write_fitted(out.fitted)  # the model first: a result is only current with its model
-    for result in [out.result, *out.variants] if out.result is not None else []:
-        store.write_result(result)

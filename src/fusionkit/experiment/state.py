@@ -1,57 +1,24 @@
-"""Everything a run needs, loaded once: config, cohorts, folds, fingerprints, method encoders."""
+"""A prepared run, made once: config, cohorts, scheme and folds, the plan, fingerprints, and
+the identity key of every planned cell and encoder task.
+
+Everything later stages need is here and is never re-derived: which cells run with which
+encoders and variants (the plan), what each result's identity is (``keys``, ``encoder_keys``),
+which fold a name means (``fold``).
+"""
 
 from __future__ import annotations
 
-import hashlib
-import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import pandas as pd
-
-from fusionkit.config import ExperimentConfig, MethodSpec, Spec
-from fusionkit.data.cohort import (
-    Cohort,
-    check_class_sizes,
-    check_leave_out,
-    check_predefined_split,
-    load_cohort,
-)
-from fusionkit.data.modality import ImageData, ModalityData
-from fusionkit.data.splits import Fold, make_folds
-from fusionkit.experiment.planner import Plan, make_plan
+from fusionkit.api import PredictionTask, conforming
+from fusionkit.config import ExperimentConfig
+from fusionkit.data.cohort import Cohort, load_cohort
+from fusionkit.data.splits import Fold
+from fusionkit.experiment.identity import cell_key, digest, encoder_key, fingerprint
+from fusionkit.experiment.planner import EncoderTask, Plan, fold_name, make_plan
+from fusionkit.experiment.scheme import Scheme
 from fusionkit.training.context import FitContext, resolve_device
-
-
-def digest(payload: Any) -> str:
-    """A short, stable hash of a JSON-able payload."""
-    text = json.dumps(payload, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def spec_payload(spec: Spec) -> dict:
-    """A spec as validated data: its type and every param, defaults included."""
-    return {"type": spec.type, "params": spec.resolved_params.model_dump(mode="json")}
-
-
-def fingerprint(data: ModalityData) -> str:
-    """Content hash of a modality: table values, or image file names and bytes.
-
-    Independent of where the files live, so a moved or regenerated identical dataset keeps its
-    finished cells.
-    """
-    h = hashlib.sha256()
-    if isinstance(data, ImageData):
-        for subject, files in data.files.items():
-            for f in files:
-                h.update(f"{subject}|{Path(f).name}|".encode())
-                with open(f, "rb") as handle:
-                    h.update(hashlib.file_digest(handle, "sha256").digest())
-    else:
-        h.update(pd.util.hash_pandas_object(data.frame, index=True).to_numpy().tobytes())
-        h.update("|".join(map(str, data.frame.columns)).encode())
-    return h.hexdigest()[:16]
 
 
 @dataclass
@@ -60,39 +27,44 @@ class RunState:
 
     config: ExperimentConfig
     run_dir: Path | None  # None in a worker: workers never write the run directory
+    task: PredictionTask
     cohort: Cohort
     external: Cohort | None
+    scheme: Scheme
     folds: list[Fold]
     plan: Plan
     ctx: FitContext
     fingerprints: dict[str, str]
     folds_key: str
+    keys: dict[str, str] = field(default_factory=dict)  # cell id -> identity
+    encoder_keys: dict[str, str] = field(default_factory=dict)  # encoder task -> identity
 
-    def method(self, label: str) -> MethodSpec:
-        return next(m for m in self.config.methods if m.label == label)
+    def __post_init__(self) -> None:
+        self._folds = {fold_name(f.repeat, f.fold): f for f in self.folds}
 
-    def fold(self, key: str) -> Fold | None:
-        """The fold named ``r{repeat}f{fold}``; None for ``all`` (the whole cohort)."""
-        return next((f for f in self.folds if f"r{f.repeat}f{f.fold}" == key), None)
+    def fold(self, name: str) -> Fold | None:
+        """The fold of that name; None for ``all`` (the whole cohort)."""
+        return self._folds.get(name)
+
+    def cross_fit(self, task: EncoderTask) -> int:
+        """Inner folds for an encoder's training subjects' outputs (0: it encodes them itself)."""
+        k = self.config.evaluation.cross_fit
+        return k if k >= 2 and task.spec.tags.cross_fittable else 0
 
 
 def prepare(config: ExperimentConfig, run_dir: Path | None, verify: bool = True) -> RunState:
-    """Load cohorts and folds and check them; raises `DataError` before anything is written."""
-    cohort = load_cohort(config, verify=verify)
-    evaluation = config.evaluation
-    if evaluation.scheme == "predefined":
-        check_predefined_split(cohort, evaluation)
-    elif evaluation.scheme == "leave_out":
-        check_leave_out(cohort, evaluation)
-    elif evaluation.holdout is None:
-        check_class_sizes(cohort, evaluation.cv_folds)
-    else:  # a hold-out is the first part of a round(1 / holdout)-fold split
-        parts = max(2, round(1 / evaluation.holdout))
-        check_class_sizes(cohort, parts, "1 / evaluation.holdout =")
-    folds = make_folds(cohort.y, cohort.groups, evaluation, config.seed, cohort.splits)
+    """Load cohorts and folds, check them, make the plan; raises `DataError` before anything is
+    written."""
+    task = conforming(config.task.build(data=config.data), PredictionTask, "task")
+    cohort = load_cohort(config, verify=verify, task=task)
+    scheme = Scheme(config.evaluation)
+    scheme.check(cohort)
+    folds = scheme.folds(cohort, config.seed, task)
     plan = make_plan(config, len(folds))
-    external = load_cohort(config, external=True, verify=verify) if plan.external else None
-    validation = folds[0].validation if evaluation.scheme == "predefined" else None
+    external = (
+        load_cohort(config, external=True, verify=verify, task=task) if plan.external else None
+    )
+    validation = folds[0].validation if scheme.kind == "predefined" else None
     fingerprints = {name: fingerprint(data) for name, data in cohort.modalities.items()}
     fingerprints["labels"] = digest([cohort.ids, cohort.y.tolist()])
     if external is not None:
@@ -100,9 +72,10 @@ def prepare(config: ExperimentConfig, run_dir: Path | None, verify: bool = True)
             fingerprints[f"external/{name}"] = fingerprint(data)
         fingerprints["external/labels"] = digest([external.ids, external.y.tolist()])
     folds_key = digest([[f.test.tolist() for f in folds], fingerprints["labels"]])
+    evaluation = config.evaluation
     ctx = FitContext(
         seed=config.seed,
-        n_classes=len(cohort.classes),
+        n_classes=task.output_size,
         threads=config.runtime.threads,
         device=resolve_device(config.runtime.device),
         validation_fraction=evaluation.validation_fraction,
@@ -111,4 +84,12 @@ def prepare(config: ExperimentConfig, run_dir: Path | None, verify: bool = True)
             frozenset(cohort.ids[i] for i in validation) if validation is not None else None
         ),
     )
-    return RunState(config, run_dir, cohort, external, folds, plan, ctx, fingerprints, folds_key)
+    state = RunState(
+        config, run_dir, task, cohort, external, scheme, folds, plan, ctx, fingerprints, folds_key
+    )
+    state.keys = {c.id: cell_key(config, c, folds_key, fingerprints) for c in plan.cells}
+    state.encoder_keys = {
+        name: encoder_key(config, task, folds_key, fingerprints, state.cross_fit(task))
+        for name, task in plan.encoder_tasks.items()
+    }
+    return state

@@ -28,10 +28,11 @@ from fusionkit.files import file_mode, write_atomic
 __all__ = ["RunLock", "RunStore", "read_json", "write_atomic", "write_json", "write_npz"]
 
 
-def write_json(path: Path, payload: Any) -> None:
-    """Atomic, stable JSON (sorted keys, NaN as null)."""
+def write_json(path: Path, payload: Any) -> str:
+    """Atomic, stable JSON (sorted keys, NaN as null); returns the text written."""
     text = json.dumps(_clean(payload), indent=1, sort_keys=True, allow_nan=False)
     write_atomic(path, (text + "\n").encode())
+    return text
 
 
 def read_json(path: Path) -> Any | None:
@@ -84,8 +85,14 @@ class RunStore:
         except ValueError:
             return None
 
-    def write_result(self, result: CellResult) -> None:
-        write_json(self.result_file(result.id, result.variant), result.model_dump(mode="json"))
+    def write_result(self, result: CellResult) -> CellResult:
+        """Keep a result; returns it as stored (keys sorted, a number that is not finite as
+        None): the one form the run's tables are built from, whether a result is fresh or
+        reused, so a resumed run's tables are the same as a fresh run's."""
+        text = write_json(
+            self.result_file(result.id, result.variant), result.model_dump(mode="json")
+        )
+        return CellResult.model_validate_json(text)
 
     # -- fitted cells ----------------------------------------------------------------------
     def model_dir(self, cell_id: str) -> Path:

@@ -8,15 +8,16 @@ the YAML file and never writes the run directory.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from fusionkit.api import Failure, Task
 from fusionkit.config import ExperimentConfig, config_from_data
-from fusionkit.experiment.cells import Embeddings, cell_tasks, evaluate_settings, run_cell
-from fusionkit.experiment.features import EncoderTask, fit_encoder
+from fusionkit.experiment.cells import Embeddings, evaluate_settings, run_cell
+from fusionkit.experiment.encoder_tasks import fit_encoder
+from fusionkit.experiment.identity import digest
 from fusionkit.experiment.records import CellOutcome, CellResult, EncoderOutput, FittedCell
-from fusionkit.experiment.state import RunState, digest, prepare
+from fusionkit.experiment.state import RunState, prepare
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ def run_ref(config: ExperimentConfig, state: RunState | None = None) -> RunRef:
     source = str(config.source) if config.source else None
     shipped = None
     if state is not None:  # without the driver's run directory: workers never write
-        shipped = RunState(**{**vars(state), "run_dir": None})
+        shipped = replace(state, run_dir=None)
     return RunRef(data, source, digest([data, source]), shipped)
 
 
@@ -60,22 +61,17 @@ def state_for(ref: RunRef) -> RunState:
     return _STATES[ref.digest]
 
 
-def encoder_tasks(state: RunState) -> dict[str, EncoderTask]:
-    """Every encoder task of the run's plan, by name."""
-    return {t.name: t for c in state.plan.cells for t in cell_tasks(state, c)}
-
-
 def fit_encoder_task(ref: RunRef, name: str) -> EncoderOutput:
     state = state_for(ref)
     with _threads(state):
-        return fit_encoder(state, encoder_tasks(state)[name])
+        return fit_encoder(state, state.plan.encoder_tasks[name])
 
 
 def run_cell_task(
     ref: RunRef, cell_id: str, embeddings: Embeddings, encoders: dict[str, Any] | None = None
 ) -> CellOutcome:
     state = state_for(ref)
-    cell = next(c for c in state.plan.cells if c.id == cell_id)
+    cell = state.plan.cell(cell_id)
     with _threads(state):
         return run_cell(state, cell, embeddings, encoders)
 
@@ -91,7 +87,7 @@ def evaluate_task_fn(
     """Evaluate a kept fitted cell under perturbation settings (nothing is refitted); the
     cell's fitted ``encoders`` re-encode what a perturbation of the data changed."""
     state = state_for(ref)
-    cell = next(c for c in state.plan.cells if c.id == cell_id)
+    cell = state.plan.cell(cell_id)
     with _threads(state):
         return evaluate_settings(state, cell, fitted, embeddings, names, encoders)
 

@@ -73,7 +73,7 @@ class Auto:
             return FeatureLevel(
                 FeatureLevelParams(features=self.params.features, classifier=classifier)
             )
-        tags = spec.component.tags(spec.resolved_params)
+        tags = spec.tags
         if tags.trains_encoders or tags.needs_embeddings != (self.params.features == "encoded"):
             raise ValueError(
                 f"auto: candidate {spec.label!r} does not take `features: "
@@ -121,7 +121,7 @@ class Auto:
 
 
 def _tags(params: AutoParams) -> Tags:
-    gaps = all(c.component.tags(c.resolved_params).handles_missing for c in params.candidates)
+    gaps = all(c.tags.handles_missing for c in params.candidates)
     return Tags(needs_embeddings=params.features == "encoded", handles_missing=gaps)
 
 

@@ -22,83 +22,22 @@ paired bootstrap interval.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 import pandas as pd
 
-from fusionkit.config import METRICS, scenario_name
-from fusionkit.experiment.metrics import compute_metrics, headline_metric
+from fusionkit.api import PredictionTask
+from fusionkit.config import scenario_name
 from fusionkit.experiment.records import CellResult
 from fusionkit.experiment.stats import corrected_difference
 from fusionkit.training.context import derived_seed
 
 RESAMPLES = 1000
-COUNT_METRICS = set(METRICS) - {"auroc"}  # the metrics a confusion matrix gives
-
-
-def count_metric(y: np.ndarray, pred: np.ndarray, n_classes: int, metric: str) -> np.ndarray:
-    """``metric`` of each row of (B, n) true and predicted class arrays, from confusion counts,
-    with the definitions of `metrics.compute_metrics` (macro over the classes present in the
-    truth; specificity over all classes; a zero denominator counts 0)."""
-    y, pred = np.atleast_2d(y), np.atleast_2d(pred)
-    b, n, k = y.shape[0], y.shape[1], n_classes
-    codes = (np.arange(b)[:, None] * k * k + y * k + pred).ravel()
-    cm = np.bincount(codes, minlength=b * k * k).reshape(b, k, k).astype(float)
-    tp = np.diagonal(cm, axis1=1, axis2=2)
-    support, predicted = cm.sum(axis=2), cm.sum(axis=1)
-    present = support > 0
-
-    def ratio(num, den):
-        return np.divide(num, den, out=np.zeros_like(num), where=den > 0)
-
-    def over_present(values):
-        return (values * present).sum(axis=1) / np.maximum(present.sum(axis=1), 1)
-
-    if metric == "accuracy":
-        return tp.sum(axis=1) / max(n, 1)
-    if metric in ("balanced_accuracy", "recall"):
-        return over_present(ratio(tp, support))
-    if metric == "precision":
-        return over_present(ratio(tp, predicted))
-    if metric == "f1_macro":
-        return over_present(ratio(2 * tp, support + predicted))
-    if metric == "specificity":
-        fp, tn = predicted - tp, n - support - predicted + tp
-        return ratio(tn, tn + fp).mean(axis=1)
-    raise ValueError(f"{metric} is not computed from confusion counts")
-
-
-def _statistic(
-    y: np.ndarray, probas: list[np.ndarray], n_classes: int, metric: str
-) -> Callable[[np.ndarray], np.ndarray]:
-    """index resample(s) -> the metric of the first predictions minus that of the second (or
-    of the one)."""
-    if metric in COUNT_METRICS:
-        preds = [p.argmax(axis=1) for p in probas]
-
-        def vectorised(index, axis=-1):
-            index = np.atleast_2d(index)
-            values = [count_metric(y[index], p[index], n_classes, metric) for p in preds]
-            return values[0] - values[1] if len(values) == 2 else values[0]
-
-        return vectorised
-
-    def one(index, axis=-1):
-        index = np.atleast_2d(index)
-        out = []
-        for row in index:
-            values = [compute_metrics(y[row], p[row], n_classes)[0][metric] for p in probas]
-            out.append(values[0] - values[1] if len(values) == 2 else values[0])
-        return np.array(out)
-
-    return one
 
 
 def bootstrap_interval(
+    task: PredictionTask,
     y: np.ndarray,
     probas: list[np.ndarray],
-    n_classes: int,
     metric: str,
     seed: int,
     resamples: int = RESAMPLES,
@@ -111,7 +50,7 @@ def bootstrap_interval(
         return float("nan"), float("nan")
     result = bootstrap(
         (np.arange(len(y)),),
-        _statistic(np.asarray(y), probas, n_classes, metric),
+        task.statistic(np.asarray(y), probas, metric),
         n_resamples=resamples,
         vectorized=True,
         method="percentile",
@@ -144,8 +83,8 @@ def intervals_frame(state, payloads: list[CellResult]) -> pd.DataFrame:
     """One row per scenario x method x split (cv, external) of the headline metric."""
     from scipy import stats
 
-    metric = headline_metric(state.config.evaluation.metrics)
-    n_classes = len(state.cohort.classes)
+    task = state.task
+    metric = task.headline(state.config.evaluation.metrics)
     groups: dict[tuple, list[CellResult]] = {}
     for p in payloads:
         groups.setdefault((scenario_name(p.scenario), p.method, p.split), []).append(p)
@@ -156,7 +95,7 @@ def intervals_frame(state, payloads: list[CellResult]) -> pd.DataFrame:
         first = [c for c in cells if c.repeat == 0]
         _, y, proba = _pooled(first)
         seed = derived_seed(state.config.seed, "bootstrap", scenario, method, split)
-        low, high = bootstrap_interval(y, [proba], n_classes, metric, seed)
+        low, high = bootstrap_interval(task, y, [proba], metric, seed)
         row = {
             "scenario": scenario,
             "method": method,
@@ -166,7 +105,7 @@ def intervals_frame(state, payloads: list[CellResult]) -> pd.DataFrame:
             "fold_low": np.nan,
             "fold_high": np.nan,
             "folds": len(values),
-            "pooled": compute_metrics(y, proba, n_classes)[0][metric] if len(y) else np.nan,
+            "pooled": task.score(y, proba)[0][metric] if len(y) else np.nan,
             "boot_low": low,
             "boot_high": high,
             "n_subjects": len(y),
@@ -191,7 +130,7 @@ def _paired(state, cells: dict, a: tuple[str, str], b: tuple[str, str], metric: 
     both scored."""
     from scipy import stats
 
-    n_classes = len(state.cohort.classes)
+    task = state.task
     keys = sorted(
         {(r, f) for (s, m, sp, r, f) in cells if (s, m) == a and sp == "cv"}
         & {(r, f) for (s, m, sp, r, f) in cells if (s, m) == b and sp == "cv"}
@@ -204,7 +143,7 @@ def _paired(state, cells: dict, a: tuple[str, str], b: tuple[str, str], metric: 
             continue
         for cell, out in ((ca, fold_a), (cb, fold_b)):
             _, y, proba = _pooled([cell], shared)
-            out.append(compute_metrics(y, proba, n_classes)[0][metric])
+            out.append(task.score(y, proba)[0][metric])
         if r == 0:
             first_a.append(ca)
             first_b.append(cb)
@@ -231,7 +170,7 @@ def _paired(state, cells: dict, a: tuple[str, str], b: tuple[str, str], metric: 
     }
     seed = derived_seed(state.config.seed, "compare", *a, *b)
     row["boot_low"], row["boot_high"] = _paired_bootstrap(
-        first_a, first_b, shared_first, n_classes, metric, seed
+        task, first_a, first_b, shared_first, metric, seed
     )
     ext_a = [c for k, c in cells.items() if k[:3] == (*a, "external")]
     ext_b = [c for k, c in cells.items() if k[:3] == (*b, "external")]
@@ -241,27 +180,24 @@ def _paired(state, cells: dict, a: tuple[str, str], b: tuple[str, str], metric: 
         _, y, pa = _pooled(ext_a, shared)
         _, _, pb = _pooled(ext_b, shared)
         if len(y):
-            row["external_difference"] = (
-                compute_metrics(y, pa, n_classes)[0][metric]
-                - compute_metrics(y, pb, n_classes)[0][metric]
-            )
+            row["external_difference"] = task.score(y, pa)[0][metric] - task.score(y, pb)[0][metric]
             row["external_low"], row["external_high"] = _paired_bootstrap(
-                ext_a, ext_b, shared, n_classes, metric, seed + 1
+                task, ext_a, ext_b, shared, metric, seed + 1
             )
     return row
 
 
-def _paired_bootstrap(cells_a, cells_b, shared, n_classes, metric, seed) -> tuple[float, float]:
+def _paired_bootstrap(task, cells_a, cells_b, shared, metric, seed) -> tuple[float, float]:
     ids_a, y, pa = _pooled(cells_a, shared)
     ids_b, _, pb = _pooled(cells_b, shared)
     position = {s: i for i, s in enumerate(ids_b)}
     pb = pb[[position[s] for s in ids_a]] if len(ids_a) else pb
-    return bootstrap_interval(y, [pa, pb], n_classes, metric, seed)
+    return bootstrap_interval(task, y, [pa, pb], metric, seed)
 
 
 def comparison_frame(state, summary: pd.DataFrame, payloads: list[CellResult]) -> pd.DataFrame:
     """Best fusion, and each method's best fusion, against the best single modality."""
-    metric = headline_metric(state.config.evaluation.metrics)
+    metric = state.task.headline(state.config.evaluation.metrics)
     column = f"{metric}_mean"
     columns = ["comparison", "fusion", "single"]
     if summary.empty or column not in summary:

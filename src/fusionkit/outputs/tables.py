@@ -1,31 +1,95 @@
-"""Turn finished cells into the run's tables: results.csv, summary.csv, predictions.csv, manifest.
+"""The run's tables, built once in memory from its cell results: `RunTables`.
 
-``results.csv`` is long: one row per scenario, method, split, repeat, fold and metric.
-``summary.csv`` has one row per scenario and method: subjects, and for each metric the
+``results`` is long: one row per scenario, method, split, repeat, fold and metric.
+``summary`` has one row per scenario and method: subjects, and for each metric the
 cross-validated mean and standard deviation (over folds, ddof 1) and the external-test value.
-Values are written with six decimals (probabilities in full), in plan order, so the same
-config and seed give byte-identical files.
+Every output of a run (the CSV files, the manifest, the printed answer, the report) is a view
+of `RunTables`; nothing is read back from a file to be understood.
 """
 
 from __future__ import annotations
 
-import platform
-from importlib import metadata
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from fusionkit import __version__
+from fusionkit.api import Failure
 from fusionkit.config import scenario_name
-from fusionkit.experiment.cells import robustness_notes
-from fusionkit.experiment.comparison import comparison_frame, intervals_frame
-from fusionkit.experiment.metrics import headline_metric
+from fusionkit.experiment.planner import robustness_notes
 from fusionkit.experiment.records import CellResult
-from fusionkit.experiment.store import write_atomic, write_json
+from fusionkit.outputs.comparison import comparison_frame, intervals_frame
 
 
-def _fmt(value: float | None) -> str:
-    return "" if value is None or not np.isfinite(value) else f"{value:.6f}"
+@dataclass
+class RunTables:
+    """Every table of a run (see module docstring). ``cell_results``: the plain evaluation of
+    each finished cell, in plan order; ``variant_results``: their evaluations under the
+    perturbation settings; the frames are named after their CSV files; ``notes``: what the
+    tables leave out and why (printed by `fusionkit run`, kept in the manifest)."""
+
+    cell_results: list[CellResult]
+    variant_results: list[CellResult]
+    failures: dict[str, Failure]
+    results: pd.DataFrame
+    summary: pd.DataFrame
+    predictions: pd.DataFrame
+    per_class: pd.DataFrame
+    intervals: pd.DataFrame
+    comparison: pd.DataFrame
+    choices: pd.DataFrame
+    modality_outputs: pd.DataFrame
+    modality_weights: pd.DataFrame
+    robustness: pd.DataFrame | None = None
+    robustness_summary: pd.DataFrame | None = None
+    contribution: pd.DataFrame | None = None
+    robustness_notes: list[str] = field(default_factory=list)
+    contribution_notes: list[str] = field(default_factory=list)
+
+    @property
+    def notes(self) -> list[str]:
+        return [*self.robustness_notes, *self.contribution_notes]
+
+
+def build_tables(
+    state,
+    cell_results: list[CellResult],
+    variant_results: list[CellResult],
+    failures: dict[str, Failure],
+) -> RunTables:
+    """Every table of the run's finished cells, computed once."""
+    results = results_frame(state, cell_results)
+    summary = summary_frame(state, results, set(failures))
+    outputs, weights = modality_frames(state, cell_results)
+    tables = RunTables(
+        cell_results=cell_results,
+        variant_results=variant_results,
+        failures=dict(failures),
+        results=results,
+        summary=summary,
+        predictions=predictions_frame(state, cell_results),
+        per_class=per_class_frame(state, cell_results),
+        intervals=intervals_frame(state, cell_results),
+        comparison=comparison_frame(state, summary, cell_results),
+        choices=choices_frame(state, cell_results),
+        modality_outputs=outputs,
+        modality_weights=weights,
+    )
+    configured = {s.type for s in state.config.evaluation.robustness}
+    if configured:
+        chosen = [r for r in variant_results if r.variant.partition("=")[0] in configured]
+        tables.robustness = robustness_frame(state, cell_results, chosen)
+        tables.robustness_notes = robustness_notes(state.config)
+        metric = state.task.headline(state.config.evaluation.metrics)
+        relative = relative_robustness(tables.robustness, metric).assign(metric=metric)
+        tables.robustness_summary = relative
+    if state.config.evaluation.contribution:
+        from fusionkit.outputs.contribution import contribution_frame
+
+        tables.contribution, tables.contribution_notes = contribution_frame(
+            state, cell_results, variant_results
+        )
+    return tables
 
 
 WHERE = ["scenario", "method", "split", "repeat", "fold"]
@@ -64,9 +128,7 @@ def summary_frame(state, results: pd.DataFrame, failed: set[str] = frozenset()) 
     rows = []
     for scenario in state.plan.scenarios:
         name = scenario_name(scenario)
-        have = cohort.available[list(scenario)].to_numpy()
-        scored = have.all(axis=1) if policy == "complete_case" else have.any(axis=1)
-        n = int((scored & tested).sum())
+        n = int((cohort.scored(scenario, policy) & tested).sum())
         for method in state.plan.methods:
             cells = state.plan.cells_for(scenario, method)
             if not cells:
@@ -131,59 +193,6 @@ def per_class_frame(state, payloads: list[CellResult]) -> pd.DataFrame:
         for metric, value in metrics.items()
     ]
     return _whole_numbers(pd.DataFrame(rows, columns=[*WHERE, "class", "metric", "value"]))
-
-
-def _csv(frame: pd.DataFrame, exact: tuple[str, ...] = (), scheme: str = "kfold") -> bytes:
-    """CSV with numbers at six decimals, except the ``exact`` columns (the predictions'
-    probabilities), written in full (shortest exact form), so they can be re-scored exactly.
-    Under a predefined split the scheme's scored part is called ``test`` (``cv`` in k-fold and
-    hold-out), the external cohort ``external``."""
-    out = frame.copy()
-    if scheme == "predefined" and "split" in out.columns:
-        out["split"] = out["split"].replace({"cv": "test"})
-    for column in out.columns:
-        if column in exact:
-            out[column] = [
-                "" if v is None or not np.isfinite(v) else repr(float(v)) for v in out[column]
-            ]
-        elif out[column].dtype.kind == "f" or column == "value":
-            out[column] = [_fmt(None if v is None else float(v)) for v in out[column]]
-    return out.to_csv(index=False, lineterminator="\n").encode()
-
-
-def versions() -> dict[str, str]:
-    out = {"fusionkit": __version__, "python": platform.python_version()}
-    for package in ("torch", "monai", "scikit-learn", "xgboost", "numpy", "pandas", "pydantic"):
-        try:
-            out[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            out[package] = "not installed"
-    return out
-
-
-def encoder_summary(state, store) -> tuple[dict[str, int], dict[str, list[str]], dict[str, float]]:
-    """Encoder trainings vs uses, named output columns per modality/encoder, seconds per task.
-
-    Each distinct encoder task's stored file is read once (its metadata only).
-    """
-    from fusionkit.experiment.cells import cell_tasks
-
-    tasks = [t for c in state.plan.cells for t in cell_tasks(state, c)]
-    unique = {t.name: t for t in tasks}
-    counts = {
-        "trainings": len(unique),
-        "uses": len(tasks),
-        "saved_by_cache": len(tasks) - len(unique),
-    }
-    names: dict[str, list[str]] = {}
-    seconds: dict[str, float] = {}
-    for name, task in unique.items():
-        took, columns = store.encoder_meta(name)
-        if took is not None:
-            seconds[f"encoder:{name}"] = round(took, 3)
-        if columns:
-            names.setdefault(f"{task.modality}/{task.spec.type}", columns)
-    return counts, names, seconds
 
 
 def robustness_frame(state, plain: list[CellResult], perturbed: list[CellResult]) -> pd.DataFrame:
@@ -294,118 +303,3 @@ def modality_frames(state, payloads: list[CellResult]) -> tuple[pd.DataFrame, pd
         ),
         pd.DataFrame(weights, columns=columns + ["modality", "weight"]),
     )
-
-
-def components(state) -> list[dict[str, str]]:
-    """Every component the run uses, with the distribution and version that provided it."""
-    from fusionkit.config import spec_identity
-
-    config = state.config
-    specs = [*config.methods, *config.encoders.values(), config.runtime.executor]
-    for modality in config.data.modalities.values():
-        specs += [s for s in (modality.reader, modality.features) if s is not None]
-    from fusionkit.experiment.cells import cell_encoders
-
-    for c in state.plan.cells:
-        specs += [t.spec for t in cell_encoders(state, c)]
-    seen = {tuple(i) for s in specs for i in spec_identity(s)}
-    keys = ("kind", "name", "distribution", "version")
-    return [dict(zip(keys, i, strict=True)) for i in sorted(seen)]
-
-
-def write_outputs(outcome) -> dict[str, pd.DataFrame]:
-    """Write every table, the manifest and the report for the run's finished cells."""
-    state, store = outcome.state, outcome.store
-    run_dir = store.root
-    scheme = state.config.evaluation.scheme
-    payloads = outcome.results
-    results = results_frame(state, payloads)
-    summary = summary_frame(state, results, set(outcome.failures))
-    predictions = predictions_frame(state, payloads)
-    write_atomic(run_dir / "results.csv", _csv(results, scheme=scheme))
-    write_atomic(run_dir / "summary.csv", _csv(summary, scheme=scheme))
-    probabilities = tuple(f"p_{c}" for c in state.cohort.classes)
-    write_atomic(run_dir / "predictions.csv", _csv(predictions, probabilities, scheme))
-    per_class = per_class_frame(state, payloads)
-    write_atomic(run_dir / "per_class.csv", _csv(per_class, scheme=scheme))
-    intervals = intervals_frame(state, payloads)
-    comparison = comparison_frame(state, summary, payloads)
-    write_atomic(run_dir / "intervals.csv", _csv(intervals, scheme=scheme))
-    write_atomic(run_dir / "comparison.csv", _csv(comparison, scheme=scheme))
-    robustness = relative = None
-    configured = {s.type for s in state.config.evaluation.robustness}
-    if configured:
-        chosen = [r for r in outcome.robustness if r.variant.partition("=")[0] in configured]
-        robustness = robustness_frame(state, outcome.results, chosen)
-        outcome.notes.extend(robustness_notes(state))  # printed by `fusionkit run` too
-        write_atomic(run_dir / "robustness.csv", _csv(robustness, scheme=scheme))
-        metric = headline_metric(state.config.evaluation.metrics)
-        relative = relative_robustness(robustness, metric).assign(metric=metric)
-        write_atomic(run_dir / "robustness_summary.csv", _csv(relative, scheme=scheme))
-    choices = choices_frame(state, payloads)
-    if not choices.empty:
-        write_atomic(run_dir / "choices.csv", _csv(choices, scheme=scheme))
-    outputs, weights = modality_frames(state, payloads)
-    if not weights.empty or not outputs.empty:
-        write_atomic(run_dir / "modality_outputs.csv", _csv(outputs, scheme=scheme))
-        write_atomic(run_dir / "modality_weights.csv", _csv(weights, scheme=scheme))
-    contribution, notes = None, []
-    if state.config.evaluation.contribution:
-        from fusionkit.experiment.contribution import contribution_frame
-
-        contribution, notes = contribution_frame(state, payloads, outcome.robustness)
-        outcome.notes.extend(notes)  # printed by `fusionkit run` as well as kept in the manifest
-        write_atomic(run_dir / "contribution.csv", _csv(contribution, scheme=scheme))
-    counts, names, seconds = encoder_summary(state, store)
-    cell_seconds = {f"cell:{p.id}": round(p.seconds, 3) for p in payloads}
-    write_json(
-        run_dir / "manifest.json",
-        {
-            "config": state.config.model_dump(mode="json"),
-            "config_file": str(state.config.source),
-            "overrides": list(state.config.overrides),
-            "seed": state.config.seed,
-            "versions": versions(),
-            "data_fingerprints": state.fingerprints,
-            "cohort_notes": state.cohort.notes + state.cohort.warnings,
-            "contribution_notes": notes,
-            "robustness_notes": robustness_notes(state),
-            "cells": {"planned": len(state.plan.evaluated), "finished": len(payloads)},
-            "final_models": [c.id for c in state.plan.finals],
-            "components": components(state),
-            "skipped": [list(s) for s in state.plan.skipped],
-            "encoders": counts,
-            "feature_names": names,
-            "timings_seconds": dict(sorted({**seconds, **cell_seconds}.items())),
-            "this_invocation": {
-                "cells_run": outcome.cells_run,
-                "cells_reused": outcome.cells_reused,
-                "encoder_trainings": outcome.encoder_trainings,
-                "failed": {name: f.message for name, f in outcome.failures.items()},
-                "seconds": round(outcome.seconds, 3),
-            },
-        },
-    )
-    from fusionkit.experiment.report import write_report
-
-    write_report(
-        state,
-        run_dir,
-        summary,
-        payloads,
-        names,
-        outcome.failures,
-        contribution,
-        robustness,
-        relative,
-        weights,
-        choices,
-        intervals,
-        comparison,
-    )
-    return {
-        "results": results,
-        "summary": summary,
-        "predictions": predictions,
-        "comparison": comparison,
-    }

@@ -24,7 +24,6 @@ import numpy as np
 import pandas as pd
 
 from fusionkit.config import scenario_name
-from fusionkit.experiment.metrics import compute_metrics, headline_metric
 from fusionkit.experiment.records import CellResult
 
 COLUMNS = ["method", "modality", "measure", "metric", "fold", "value"]
@@ -58,7 +57,7 @@ def contribution_frame(
     shuffled across the test subjects of the full scenario's cells, mean over seeded repeats),
     their mean/sd over folds, and notes on what was left out."""
     config, cohort = state.config, state.cohort
-    metric = headline_metric(config.evaluation.metrics)
+    metric = state.task.headline(config.evaluation.metrics)
     players = list(config.data.modalities)
     subsets = [
         frozenset(c) for k in range(1, len(players) + 1) for c in itertools.combinations(players, k)
@@ -79,9 +78,9 @@ def contribution_frame(
             shared = set.intersection(*(set(c.predictions.ids) for c in cells))
             if not shared:
                 continue
-            values = {frozenset(): chance_score(cohort, fold, shared, metric)}
+            values = {frozenset(): chance_score(state.task, cohort, fold, shared, metric)}
             for subset, cell in zip(subsets, cells, strict=True):
-                values[subset] = _score(cell, shared, metric, len(cohort.classes))
+                values[subset] = _score(state.task, cell, shared, metric)
             per_fold.append((fold, shapley_values(values, players)))
         else:
             if not per_fold:
@@ -132,30 +131,15 @@ def _permutation_rows(state, results, perturbed, players, metric) -> list[tuple]
     ]
 
 
-def _score(cell: CellResult, shared: set[str], metric: str, n_classes: int) -> float:
+def _score(task, cell: CellResult, shared: set[str], metric: str) -> float:
     keep = [i for i, s in enumerate(cell.predictions.ids) if s in shared]
     y = np.asarray(cell.predictions.y_true)[keep]
     proba = np.asarray(cell.predictions.proba, dtype=float)[keep]
-    return float(compute_metrics(y, proba, n_classes)[0][metric])
+    return float(task.score(y, proba)[0][metric])
 
 
-def chance_score(cohort, fold, shared: set[str], metric: str) -> float:
-    """Expected ``metric`` of guessing classes at random with the training part's frequencies
-    ``q``, on test subjects with class frequencies ``p``."""
-    n_classes = len(cohort.classes)
-    q = np.bincount(cohort.y[fold.train], minlength=n_classes) / len(fold.train)
+def chance_score(task, cohort, fold, shared: set[str], metric: str) -> float:
+    """The task's chance level of ``metric`` (e.g. guessing classes with the training part's
+    frequencies) on the fold's test subjects in ``shared``."""
     y = cohort.y[[p for p in fold.test if cohort.ids[p] in shared]]
-    p = np.bincount(y, minlength=n_classes) / max(len(y), 1)
-    present = p > 0
-    if metric == "accuracy":
-        return float(np.sum(p * q))
-    if metric in ("balanced_accuracy", "recall"):
-        return float(np.mean(q[present]))
-    if metric == "precision":
-        return float(np.mean(p[q > 0]))
-    if metric == "specificity":
-        return float(np.mean(1 - q[present]))
-    if metric == "auroc":
-        return 0.5
-    f1 = np.where(p + q > 0, 2 * p * q / np.maximum(p + q, 1e-12), 0.0)
-    return float(np.mean(f1[present | (q > 0)]))
+    return task.chance(cohort.y[fold.train], y, metric)

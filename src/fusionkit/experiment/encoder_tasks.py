@@ -1,4 +1,5 @@
-"""Encoder outputs, cached per (modality, encoder, fold, data): each encoder trains once a fold.
+"""Encoder tasks: each encoder is fitted once per fold, its outputs cached per (modality,
+encoder, fold, data).
 
 An encoder for modality ``m`` in fold ``r0f1`` is fitted on that fold's training subjects that
 have ``m`` (whatever scenario later uses it: a subset of them never sees more data) and then
@@ -11,56 +12,13 @@ data fingerprint, the folds and the seed; a file whose key does not match is rec
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 import numpy as np
 
-from fusionkit import __version__
 from fusionkit.api import Encoder, conforming
-from fusionkit.config import EncoderSpec, spec_identity
+from fusionkit.experiment.planner import EncoderTask
 from fusionkit.experiment.records import EncoderOutput
-from fusionkit.experiment.state import RunState, digest, spec_payload
-
-
-@dataclass(frozen=True)
-class EncoderTask:
-    """Fit one encoder on one fold's training part and embed the subjects."""
-
-    modality: str
-    spec: EncoderSpec
-    fold: str  # "r{repeat}f{fold}" or "all"
-
-    @property
-    def name(self) -> str:
-        return f"{self.modality}-{self.spec.type}-{digest(spec_payload(self.spec))[:8]}-{self.fold}"
-
-
-def task_key(state: RunState, task: EncoderTask) -> str:
-    """Identity of an encoder task's output: code and plugin versions, params, data, folds."""
-    fingerprints = [state.fingerprints[task.modality], state.fingerprints["labels"]]
-    if task.fold == "all" and state.external is not None:
-        fingerprints.append(state.fingerprints.get(f"external/{task.modality}", ""))
-    return digest(
-        [
-            __version__,
-            state.config.seed,
-            spec_payload(task.spec),
-            spec_identity(task.spec),
-            task.fold,
-            state.folds_key,
-            fingerprints,
-            state.ctx.validation_fraction,
-            state.ctx.threads,
-            cross_fit(state, task),
-        ]
-    )
-
-
-def cross_fit(state: RunState, task: EncoderTask) -> int:
-    """Inner folds for the training subjects' outputs (0: the encoder encodes them itself)."""
-    k = state.config.evaluation.cross_fit
-    tags = task.spec.component.tags(task.spec.resolved_params)
-    return k if k >= 2 and tags.cross_fittable else 0
+from fusionkit.experiment.state import RunState
 
 
 def fit_encoder(state: RunState, task: EncoderTask) -> EncoderOutput:
@@ -81,7 +39,7 @@ def fit_encoder(state: RunState, task: EncoderTask) -> EncoderOutput:
     encoder.fit(data.subset(list(ids[train])), cohort.y[train], ctx)
     embed_ids = list(ids[has])
     z = encoder.transform(data.subset(embed_ids))
-    k = cross_fit(state, task)
+    k = state.cross_fit(task)
     if k and len(train):
         row = {s: i for i, s in enumerate(embed_ids)}
         rows = [row[s] for s in ids[train]]
@@ -96,7 +54,7 @@ def fit_encoder(state: RunState, task: EncoderTask) -> EncoderOutput:
             embed_ids += ext_ids
     return EncoderOutput(
         name=task.name,
-        key=task_key(state, task),
+        key=state.encoder_keys[task.name],
         ids=np.array(embed_ids, dtype=str),
         z=np.asarray(z, dtype=np.float32),
         names=list(getattr(encoder, "feature_names_", [])),
