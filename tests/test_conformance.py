@@ -1,9 +1,10 @@
-"""Every built-in component passes the conformance check of its kind (`fusionkit.testing`)."""
+"""Every built-in component passes every conformance check of its kind (`fusionkit.testing`),
+each check its own test, and the checks can fail."""
 
 import pytest
 
 from fusionkit.plugins import PluginSet
-from fusionkit.testing import check_classifier, check_encoder, check_fusion, check_reader
+from fusionkit.testing import check_component, check_fusion, parametrize_with_checks
 
 
 def _builtins():
@@ -27,34 +28,70 @@ TINY = {
     "gated": {"width": 8, "train": {"epochs": 5}},
     "attention": {"width": 8, "train": {"epochs": 5}},
     "low_rank_tensor": {"width": 8, "train": {"epochs": 5}},
+    "ga_enhance": {"population": 6, "generations": 2, "parents": 2},
+    "adni_like": {
+        "n_subjects": 30,
+        "n_external": 0,
+        "n_snps": 10,
+        "n_causal": 2,
+        "image_shape": [6, 6, 6],
+    },
+    "imaging_5class": {"per_class": 2, "size": 16},
+    "processes": {"workers": 1},
+    "ray": {"workers": 1},
 }
 DEEP_CONCAT_E2E = {"end_to_end": True, "head": {"hidden": [8]}, "train": {"epochs": 3}}
+SLOW = {"densenet121", "resnet50", "ray"}  # seconds each: run in CI, `-m "not slow"` skips
 
 
-def _names(kind):
-    return REGISTRY.names(kind)
+def _components(*kinds, fast: bool = True):
+    return [
+        (REGISTRY.get(kind, name), TINY.get(name))
+        for kind in kinds
+        for name in REGISTRY.names(kind)
+        if (name in SLOW) != fast
+    ]
 
 
-@pytest.mark.parametrize("name", _names("classifier"))
-def test_classifier(name):
-    check_classifier(REGISTRY.get("classifier", name), TINY.get(name))
+KINDS = ("classifier", "encoder", "fusion", "transform", "dataset", "executor", "perturbation")
 
 
-@pytest.mark.parametrize("name", _names("encoder"))
-def test_encoder(name):
-    check_encoder(REGISTRY.get("encoder", name), TINY.get(name))
+@parametrize_with_checks(_components(*KINDS, "task"))
+def test_builtin(check):
+    check()
 
 
-@pytest.mark.parametrize("name", _names("fusion"))
-def test_fusion(name):
-    check_fusion(REGISTRY.get("fusion", name), TINY.get(name))
+@pytest.mark.slow
+@parametrize_with_checks(_components(*KINDS, fast=False))
+def test_builtin_slow(check):
+    check()
+
+
+@parametrize_with_checks(
+    [
+        REGISTRY.get("reader", n)
+        for n in REGISTRY.names("reader")
+        if n not in ("plink", "pgen", "vcf")
+    ]
+)
+def test_reader(check):
+    check()
+
+
+@pytest.mark.parametrize("fmt", ["plink", "pgen", "vcf"])
+def test_genotype_file_reader(fmt):
+    check_component(REGISTRY.get("reader", fmt), fmt=fmt)  # the sample in the reader's format
 
 
 @pytest.mark.parametrize(
     "params",
     [
         {"features": "encoded", "classifier": "svm"},
-        {"features": "raw", "combine": "stacking", "classifier": "random_forest"},
+        {
+            "features": "raw",
+            "combine": "stacking",
+            "classifier": {"type": "random_forest", "params": {"n_estimators": 20}},
+        },
         {"features": "raw", "combine": "vote"},
         {"features": "raw", "combine": "weighted"},
         {"features": "raw", "combine": "ensemble_selection"},
@@ -91,14 +128,8 @@ def test_embedding_fusions_with_gradient_modulation(name):
     check_fusion(REGISTRY.get("fusion", name), {**TINY[name], "balance": {"method": "ogm_ge"}})
 
 
-@pytest.mark.parametrize("name", _names("reader"))
-def test_reader(name):
-    fmt = name if name in ("plink", "pgen", "vcf") else "csv"  # the sample in the reader's format
-    check_reader(REGISTRY.get("reader", name), fmt=fmt)
-
-
 def test_a_broken_fusion_fails_its_check():
-    """The checks can fail: a fusion whose probabilities do not sum to one is caught."""
+    """The checks can fail, and say which: probabilities that do not sum to one."""
     import numpy as np
 
     from fusionkit.fusion.feature_level import FeatureLevel
@@ -110,5 +141,24 @@ def test_a_broken_fusion_fails_its_check():
     component = REGISTRY.get("fusion", "feature_level")
     from dataclasses import replace
 
-    with pytest.raises(AssertionError, match="do not sum to 1"):
+    with pytest.raises(AssertionError, match=r"probabilities: .*do not sum to 1"):
         check_fusion(replace(component, factory=Broken))
+
+
+def test_a_fusion_without_its_state_methods_is_named_with_them():
+    """A plugin written for an older contract fails the check naming the missing methods."""
+    from dataclasses import replace
+
+    class Old:
+        def __init__(self, params):
+            pass
+
+        def fit(self, inputs, y, ctx):
+            return self
+
+        def predict_proba(self, inputs):
+            return None
+
+    component = replace(REGISTRY.get("fusion", "feature_level"), factory=Old)
+    with pytest.raises(AssertionError, match=r"implements_fusion: .*missing: get_state, set_state"):
+        check_fusion(component)

@@ -11,11 +11,11 @@ import pytest
 
 from fusionkit.config import ClassifierSpec, resolved
 from fusionkit.data.modality import TableData
-from fusionkit.tasks.classification_metrics import compute_metrics
 from fusionkit.fusion.base import FusionInput
 from fusionkit.fusion.decision_level import DecisionLevel, DecisionLevelParams
 from fusionkit.fusion.deep_concat import DeepConcat, DeepConcatParams
 from fusionkit.fusion.feature_level import FeatureLevel, FeatureLevelParams
+from fusionkit.tasks.classification_metrics import compute_metrics
 from fusionkit.training.context import FitContext
 
 

@@ -5,13 +5,12 @@ import importlib.metadata
 import json
 
 import pandas as pd
-import pytest
 import yaml
 from typer.testing import CliRunner
 
 from fusionkit.cli import app
 from fusionkit.plugins import PluginSet
-from fusionkit.testing import check_classifier, check_encoder, check_fusion
+from fusionkit.testing import parametrize_with_checks
 
 
 # --8<-- [start:registry]
@@ -48,17 +47,19 @@ def test_listed_by_cli():
 
 
 # --8<-- [start:conformance]
-@pytest.mark.parametrize("name", ["extra_trees", "hist_gradient_boosting"])
-def test_classifier_conformance(name):
-    check_classifier(_registry().registry.get("classifier", name))
+REGISTRY = _registry().registry
 
 
-def test_encoder_conformance():
-    check_encoder(_registry().registry.get("encoder", "pca"), {"n_components": 3})
-
-
-def test_fusion_conformance():
-    check_fusion(_registry().registry.get("fusion", "gated_linear"), {"train": {"epochs": 10}})
+@parametrize_with_checks(
+    [
+        REGISTRY.get("classifier", "extra_trees"),
+        REGISTRY.get("classifier", "hist_gradient_boosting"),
+        (REGISTRY.get("encoder", "pca"), {"n_components": 3}),
+        (REGISTRY.get("fusion", "gated_linear"), {"train": {"epochs": 10}}),
+    ]
+)
+def test_conformance(check):  # one test per check: every failing check shows at once
+    check()
 
 
 # --8<-- [end:conformance]
