@@ -1,8 +1,9 @@
 """Does fusion earn its place? Each fusion strategy against the best single modality.
 
-    python benchmarks/fusion_quality.py [oasis] [demo] [breast] [cross_fit=K] [methods=a,b]
-    (default: all datasets, cross_fit=3 (cross_fit=0 shows what it is for), every method;
-    methods=...: only those fusions, besides the single-modality baselines)
+    python benchmarks/fusion_quality.py [oasis] [demo] [breast] [--cross-fit K] [--methods a,b]
+    (default: all datasets, --cross-fit 3 (0 shows what it is for), every method;
+    --methods: only those fusions, besides the single-modality baselines; --smoke: the breast
+    split with feature_level only, 2 folds, tiny networks: checks that the script runs)
 
 - ``oasis``: OASIS-1 (../shared/data), the subjects having MRI slices (196), clinical table and
   slices: the hard case of a strong narrow table and a weak wide image embedding; networks
@@ -24,7 +25,6 @@ of the corrected resampled t-test over the paired folds (`fusionkit.experiment.s
 
 from __future__ import annotations
 
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -203,7 +203,9 @@ def _fusions(config: dict, only: list[str] | None) -> list[dict]:
     ]
 
 
-def run(name: str, cross_fit: int, only: list[str] | None = None) -> pd.DataFrame:
+def run(
+    name: str, cross_fit: int, only: list[str] | None = None, smoke: bool = False
+) -> pd.DataFrame:
     from fusionkit.config import config_from_data
     from fusionkit.experiment.runner import run_experiment
     from fusionkit.experiment.stats import corrected_difference
@@ -214,7 +216,15 @@ def run(name: str, cross_fit: int, only: list[str] | None = None) -> pd.DataFram
         config, full = DATASETS[name](tmp)
         fusions = _fusions(config, only)
         config["methods"] = SHALLOW + fusions
-        config["evaluation"] = {"cv_folds": 5, "missing": "complete_case", "cross_fit": cross_fit}
+        folds = 2 if smoke else 5
+        if smoke:  # tiny networks: the script runs, the numbers mean nothing
+            for spec in config["encoders"].values():
+                spec.setdefault("params", {})["train"] = {"epochs": 2}
+        config["evaluation"] = {
+            "cv_folds": folds,
+            "missing": "complete_case",
+            "cross_fit": cross_fit,
+        }
         if cross_fit:  # networks hand over class probabilities, cross-fitted on training subjects
             for spec in config["encoders"].values():
                 fields = get_registry().get("encoder", spec["type"]).params.model_fields
@@ -226,7 +236,7 @@ def run(name: str, cross_fit: int, only: list[str] | None = None) -> pd.DataFram
         start = time.perf_counter()
         outcome = run_experiment(config_from_data(config, path), tmp / "run")
         seconds = time.perf_counter() - start
-        results = pd.read_csv(tmp / "run" / "results.csv", dtype={"fold": str})
+    results = outcome.tables.results
     f1 = results[(results.metric == "f1_macro") & (results.split == "cv")]
     scores = f1.pivot_table(index=["scenario", "method"], columns="fold", values="value")
     singles = scores[~scores.index.get_level_values(0).str.contains("+", regex=False)]
@@ -241,7 +251,7 @@ def run(name: str, cross_fit: int, only: list[str] | None = None) -> pd.DataFram
             if method in singles.index.get_level_values(1)
             else None
         )
-        diff = corrected_difference(fused.to_numpy(), scores.loc[best].to_numpy(), 5)
+        diff = corrected_difference(fused.to_numpy(), scores.loc[best].to_numpy(), folds)
         rows.append(
             {
                 "dataset": name,
@@ -249,7 +259,9 @@ def run(name: str, cross_fit: int, only: list[str] | None = None) -> pd.DataFram
                 "fusion": f"{fused.mean():.3f} ± {fused.std():.3f}",
                 "own best single": f"{own.max():.3f} ({own.idxmax()})" if own is not None else "",
                 "vs best single": str(diff),
-                "seconds": round(sum(r.seconds for r in outcome.tables.cell_results if r.method == method), 1),
+                "seconds": round(
+                    sum(r.seconds for r in outcome.tables.cell_results if r.method == method), 1
+                ),
             }
         )
     table = pd.DataFrame(rows)
@@ -261,16 +273,29 @@ def run(name: str, cross_fit: int, only: list[str] | None = None) -> pd.DataFram
     return table
 
 
-def main(args: list[str]) -> None:
-    folds = [int(a.split("=")[1]) for a in args if a.startswith("cross_fit=")]
-    only = [a.split("=")[1].split(",") for a in args if a.startswith("methods=")]
-    names = [a for a in args if "=" not in a]
-    for name in names or list(DATASETS):
+def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "datasets", nargs="*", metavar="DATASET", help=f"any of {', '.join(DATASETS)} (all)"
+    )
+    parser.add_argument("--cross-fit", type=int, default=3, help="evaluation.cross_fit (0: off)")
+    parser.add_argument("--methods", default=None, help="only these fusions (comma-separated)")
+    parser.add_argument("--smoke", action="store_true", help="a tiny run that checks the script")
+    args = parser.parse_args()
+    if unknown := [d for d in args.datasets if d not in DATASETS]:
+        parser.error(f"unknown dataset {unknown[0]!r} (known: {', '.join(DATASETS)})")
+    if args.smoke:
+        run("breast", 0, ["feature_level"], smoke=True)
+        return
+    only = args.methods.split(",") if args.methods else None
+    for name in args.datasets or list(DATASETS):
         if name.startswith("oasis") and not SHARED.is_dir():
             print(f"oasis: skipped, {SHARED} is absent")
             continue
-        run(name, folds[0] if folds else 3, only[0] if only else None)
+        run(name, args.cross_fit, only)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main()

@@ -76,7 +76,7 @@ def one(size: int, executor: str, workdir: Path, tag: str) -> dict:
             peaks[stage["name"]] = max(peaks[stage["name"]], _rss_mib())
             time.sleep(0.02)
 
-    def progress(name: str, done: int, total: int) -> None:
+    def progress(name: str, done: int, total: int, latest: str = "") -> None:
         # cells start as their encoders finish; the cell stage counts from the first result
         now = time.perf_counter()
         if name == "encoders" and stage["name"] == "cohort":
@@ -131,11 +131,19 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[500, 1000, 2000, 5000])
     parser.add_argument("--executor-size", type=int, default=1000)
     parser.add_argument("--plot", type=Path, default=None)
+    parser.add_argument(
+        "--executors", nargs="+", default=["local", "processes", "ray"], help="compared at one size"
+    )
+    parser.add_argument(
+        "--smoke", action="store_true", help="60 and 90 subjects, local only: checks that it runs"
+    )
     parser.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--executor", default="local", help=argparse.SUPPRESS)
     parser.add_argument("--workdir", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--tag", default="sizes", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.smoke:
+        args.sizes, args.executor_size, args.executors = [60, 90], 60, ["local"]
     if args.one is not None:
         print(json.dumps(one(args.one, args.executor, args.workdir, args.tag)))
         return
@@ -143,8 +151,7 @@ def main() -> None:
         workdir = Path(tmp)
         rows = [_child(size, "local", workdir, "sizes") for size in args.sizes]
         executors = {
-            name: _child(args.executor_size, name, workdir, "executors")
-            for name in ("local", "processes", "ray")
+            name: _child(args.executor_size, name, workdir, "executors") for name in args.executors
         }
     base = rows[0]
     print(

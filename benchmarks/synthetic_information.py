@@ -41,12 +41,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, help="An existing adni-like folder.")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--smoke", action="store_true", help="a 60-subject cohort: checks that it runs"
+    )
     args = parser.parse_args()
     root = args.data
     if root is None:
         root = Path(tempfile.mkdtemp()) / "adni"
         start = time.perf_counter()
-        generate(root, seed=args.seed)
+        small = {"n_subjects": 60, "n_external": 0, "image_shape": (8, 8, 8)} if args.smoke else {}
+        generate(root, seed=args.seed, **small)
         seconds = time.perf_counter() - start
         size = sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) / 2**20
         print(f"generated default cohort in {seconds:.1f} s, {size:.1f} MiB on disk: {root}")

@@ -72,7 +72,12 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--smoke", action="store_true", help="200 rows, 2 epochs, once: checks that it runs"
+    )
     args = parser.parse_args()
+    if args.smoke:
+        args.n, args.epochs, args.repeats = 200, 2, 1
     torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
     y = torch.as_tensor(rng.integers(0, 3, args.n))

@@ -94,7 +94,7 @@ def test_contribution_needs_every_subset(known_truth, tmp_path):
     assert set(table.measure) == {"permutation"}  # no Shapley values without every subset
     manifest = (tmp_path / "partial" / "manifest.json").read_text()
     assert "is not evaluated on every subset of signal+noise" in manifest
-    assert any("is not evaluated on every subset" in note for note in result.notes)
+    assert any("is not evaluated on every subset" in note for note in result.all_notes)
     assert not result.failures
 
 

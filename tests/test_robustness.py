@@ -152,7 +152,7 @@ def test_a_method_that_cannot_take_a_gap_is_reported_not_imputed(known_truth, tm
         "table_noise",
     }
     note = "gapless: not evaluated under drop_modality"
-    assert any(n.startswith(note) for n in run.notes)
+    assert any(n.startswith(note) for n in run.all_notes)
     assert note in (tmp_path / "run" / "report.md").read_text()
     manifest = (tmp_path / "run" / "manifest.json").read_text()
     assert note in manifest
