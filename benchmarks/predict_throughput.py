@@ -32,12 +32,12 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument(
-        "--smoke", action="store_true", help="10 images, a narrow network: checks that it runs"
+        "--smoke", action="store_true", help="25 images, a narrow network: checks that it runs"
     )
     args = parser.parse_args()
     width = 1.0
     if args.smoke:
-        args.images, args.batch_size, width = 10, 4, 0.125
+        args.images, args.batch_size, width = 25, 4, 0.125
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         generate(root / "images", seed=0, per_class=max(args.images // 5, 4), size=64)

@@ -24,15 +24,20 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def smoke_config(folder: Path) -> Path:
-    """The demo's config on a small cohort, tiny networks, one perturbation level each."""
+    """A small run with every kind of evaluation the demo has: EHR and SNP of 60 subjects,
+    three methods, 3 folds, robustness and contribution."""
     config = yaml.safe_load((ROOT / "configs/ehr_img_snp.yaml").read_text())
-    config["data"]["dataset"]["params"].update(
-        n_subjects=60, n_external=20, image_shape=[8, 10, 8], n_snps=30
-    )
-    for spec in config["encoders"].values():
-        spec["params"]["train"] = {"epochs": 2}
-        spec["params"].pop("pretrain_epochs", None)
-    config["methods"] = [m for m in config["methods"] if m["type"] != "deep_concat"]
+    config["data"]["dataset"]["params"].update(n_subjects=60, n_external=20, n_snps=30)
+    del config["data"]["modalities"]["img"]
+    tiny = {"hidden": [8], "pretrain_epochs": 2, "train": {"epochs": 2}}
+    config["encoders"] = {
+        m: {"type": "denoising_autoencoder", "params": tiny} for m in ("ehr", "snp")
+    }
+    config["methods"] = [
+        m
+        for m in config["methods"]
+        if m["type"] in ("logistic_regression", "feature_level", "decision_level")
+    ]
     config["evaluation"]["cv_folds"] = 3
     config["output"] = {}
     path = folder / "smoke.yaml"

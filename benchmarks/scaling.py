@@ -34,7 +34,7 @@ def _rss_mib() -> float:
     return float("nan")
 
 
-def one(size: int, executor: str, workdir: Path, tag: str) -> dict:
+def one(size: int, executor: str, workdir: Path, tag: str, smoke: bool = False) -> dict:
     """Generate (not timed), then run once; wall seconds and peak MiB per stage."""
     import yaml
 
@@ -44,7 +44,8 @@ def one(size: int, executor: str, workdir: Path, tag: str) -> dict:
 
     data = workdir / f"cohort_{size}"
     if not data.exists():
-        generate(data, seed=0, n_subjects=size, n_external=0)
+        small = {"image_shape": (8, 10, 8), "n_snps": 50} if smoke else {}
+        generate(data, seed=0, n_subjects=size, n_external=0, **small)
     config = {
         "name": f"scaling_{size}",
         "seed": 0,
@@ -59,9 +60,9 @@ def one(size: int, executor: str, workdir: Path, tag: str) -> dict:
         },
         "methods": [
             "logistic_regression",
-            {"type": "random_forest", "params": {"n_estimators": 100}},
+            {"type": "random_forest", "params": {"n_estimators": 10 if smoke else 100}},
         ],
-        "evaluation": {"cv_folds": 5, "external": False},
+        "evaluation": {"cv_folds": 3 if smoke else 5, "external": False},
         "runtime": {"threads": 1, "executor": executor},
     }
     path = workdir / f"scaling_{size}_{executor}.yaml"
@@ -109,7 +110,7 @@ def one(size: int, executor: str, workdir: Path, tag: str) -> dict:
     }
 
 
-def _child(size: int, executor: str, workdir: Path, tag: str) -> dict:
+def _child(size: int, executor: str, workdir: Path, tag: str, smoke: bool = False) -> dict:
     command = [
         sys.executable,
         __file__,
@@ -121,6 +122,7 @@ def _child(size: int, executor: str, workdir: Path, tag: str) -> dict:
         str(workdir),
         "--tag",
         tag,
+        *(["--smoke"] if smoke else []),
     ]
     out = subprocess.run(command, check=True, capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -135,23 +137,26 @@ def main() -> None:
         "--executors", nargs="+", default=["local", "processes", "ray"], help="compared at one size"
     )
     parser.add_argument(
-        "--smoke", action="store_true", help="60 and 90 subjects, local only: checks that it runs"
+        "--smoke",
+        action="store_true",
+        help="40 and 60 subjects, small images, local only: checks that it runs",
     )
     parser.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--executor", default="local", help=argparse.SUPPRESS)
     parser.add_argument("--workdir", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--tag", default="sizes", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.smoke:
-        args.sizes, args.executor_size, args.executors = [60, 90], 60, ["local"]
+    if args.smoke and args.one is None:
+        args.sizes, args.executor_size, args.executors = [40, 60], 40, ["local"]
     if args.one is not None:
-        print(json.dumps(one(args.one, args.executor, args.workdir, args.tag)))
+        print(json.dumps(one(args.one, args.executor, args.workdir, args.tag, args.smoke)))
         return
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        rows = [_child(size, "local", workdir, "sizes") for size in args.sizes]
+        rows = [_child(size, "local", workdir, "sizes", args.smoke) for size in args.sizes]
         executors = {
-            name: _child(args.executor_size, name, workdir, "executors") for name in args.executors
+            name: _child(args.executor_size, name, workdir, "executors", args.smoke)
+            for name in args.executors
         }
     base = rows[0]
     print(

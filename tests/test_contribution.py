@@ -109,3 +109,22 @@ def test_permuting_the_signal_costs_much_permuting_noise_nothing(known_truth):
         assert abs(drops[(method, "noise")]) < 0.05
     assert "Permutation: the drop in f1_macro" in (run_dir / "report.md").read_text()
     assert "Permutation: the drop in f1_macro" in (run_dir / "report.html").read_text()
+
+
+def test_a_method_with_permutation_drops_but_no_shapley_values_is_reported():
+    """A method may have permutation drops (full scenario) but no Shapley values (a subset
+    without shared subjects): each table lists the methods it has rows for (this crashed the
+    report before)."""
+    from fusionkit.outputs.contribution import COLUMNS
+    from fusionkit.outputs.report_tables import contribution_table
+
+    rows = []
+    for method, measures in (("lr", ("shapley", "permutation")), ("knn", ("permutation",))):
+        for measure in measures:
+            for m, value in (("ehr", 0.2), ("snp", 0.1)):
+                rows += [(method, m, measure, "f1_macro", f, value) for f in ("0", "mean")]
+    frame = pd.DataFrame(rows, columns=COLUMNS)
+    shapley = contribution_table(frame)
+    assert shapley.method.tolist() == ["lr"] and list(shapley.columns) == ["method", "ehr", "snp"]
+    assert shapley.loc[0, "ehr"] == "+0.200"
+    assert contribution_table(frame, "permutation").method.tolist() == ["lr", "knn"]

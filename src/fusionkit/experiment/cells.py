@@ -12,7 +12,6 @@ wherever its executor puts it.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -173,6 +172,38 @@ def _history(history: Any) -> TrainingHistory | None:
     )
 
 
+class TestPart:
+    """A cell's test part as inputs, built once and shared by every evaluation of the fitted
+    cell: the plain one and each perturbation setting (the training inputs, and each
+    perturbation fitted on them, only when a perturbation asks)."""
+
+    def __init__(self, state: RunState, cell: Cell, embeddings: Embeddings):
+        self.state, self.cell, self.embeddings = state, cell, embeddings
+        self.train, test, cohort, prefix = _train_test(state, cell)
+        self.inputs = make_inputs(cohort, test, cell.encoders, embeddings, prefix)
+        self.y_of = dict(zip([cohort.ids[p] for p in test], cohort.y[test], strict=True))
+        self._train: FusionInput | None = None
+        self._perturbations: dict[str, Any] = {}
+
+    def train_inputs(self) -> FusionInput:
+        if self._train is None:
+            self._train = make_inputs(
+                self.state.cohort, self.train, self.cell.encoders, self.embeddings
+            )
+        return self._train
+
+    def perturbation(self, variant: str) -> Any:
+        """The perturbation behind ``variant``, built (and fitted on the training inputs, if
+        it `FitsOnTraining`) once per cell."""
+        spec = self.state.plan.perturbation(variant)
+        if spec.type not in self._perturbations:
+            built = conforming(spec.build(), Perturbation, f"perturbation {spec.type!r}")
+            if isinstance(built, FitsOnTraining):
+                built.fit(self.train_inputs())
+            self._perturbations[spec.type] = built
+        return self._perturbations[spec.type]
+
+
 def evaluate(
     state: RunState,
     cell: Cell,
@@ -180,24 +211,20 @@ def evaluate(
     embeddings: Embeddings,
     variant: str = PLAIN,
     encoders: dict[str, Any] | None = None,
+    part: TestPart | None = None,
 ) -> CellResult:
     """Score a fitted cell on its test part; ``variant`` names how the test part is presented:
     ``plain`` (as it is) or a perturbation setting such as ``missing_rate=0.3``. A perturbation
     of the data (``table_noise``) needs the cell's fitted ``encoders`` (modality -> encoder;
-    None where the method encodes itself) to re-encode what it changed."""
+    None where the method encodes itself) to re-encode what it changed. ``part``: the cell's
+    `TestPart`, when several variants are evaluated."""
     start = time.perf_counter()
-    train, test, test_cohort, prefix = _train_test(state, cell)
-    tasks = cell.encoders
-    test_in = make_inputs(test_cohort, test, tasks, embeddings, prefix)
+    part = part or TestPart(state, cell, embeddings)
+    test_in = part.inputs
     if variant != PLAIN:
-
-        def train_in() -> FusionInput:  # built only for a perturbation that fits on it
-            return make_inputs(state.cohort, train, tasks, embeddings)
-
-        test_in = perturbed(state, cell, train_in, test_in, variant, encoders)
-    y_of = dict(zip([test_cohort.ids[p] for p in test], test_cohort.y[test], strict=True))
+        test_in = perturbed(state, cell, part, variant, encoders)
     y_test = np.array(
-        [y_of[s] for s in test_in.ids], dtype=int
+        [part.y_of[s] for s in test_in.ids], dtype=int
     )  # a perturbation may leave some out
     proba = np.asarray(fitted.model.predict_proba(test_in), dtype=np.float64)
     classes = state.cohort.classes
@@ -211,7 +238,7 @@ def evaluate(
         split=cell.split,  # type: ignore[arg-type]
         repeat=cell.repeat,
         fold=cell.fold,
-        n_train=len(train),
+        n_train=len(part.train),
         n_test=len(test_in.ids),
         metrics=metrics,
         per_class={classes[int(c)]: v for c, v in per_class.items()},
@@ -255,21 +282,18 @@ def perturbs_data(state: RunState, variant: str) -> bool:
 def perturbed(
     state: RunState,
     cell: Cell,
-    train: Callable[[], FusionInput],
-    test: FusionInput,
+    part: TestPart,
     variant: str,
     encoders: dict[str, Any] | None = None,
 ) -> FusionInput:
     """The test inputs under a perturbation setting, seeded by fold and setting: the methods of
     a scenario face the same draw, and every scenario the same distorted image, so their
     curves are paired (and a distorted image is read once per fold). A perturbation that
-    `FitsOnTraining` takes its scales from ``train()`` (the training inputs, built on
-    demand); modalities whose data it replaced are
-    re-encoded through the fitted ``encoders``."""
+    `FitsOnTraining` takes its scales from the cell's training inputs; modalities whose data
+    it replaced are re-encoded through the fitted ``encoders``."""
     spec = state.plan.perturbation(variant)
-    perturbation = conforming(spec.build(), Perturbation, f"perturbation {spec.type!r}")
-    if isinstance(perturbation, FitsOnTraining):
-        perturbation.fit(train())
+    perturbation = part.perturbation(variant)
+    test = part.inputs
     rng = np.random.default_rng(state.ctx.derive("perturb", cell.fold_name, variant).seed)
     out = perturbation.apply(test, variant, rng)
     if not spec.tags.perturbs_data:
@@ -308,21 +332,23 @@ def run_cell(
     fitted = fit_cell(state, cell, embeddings)
     if cell.split == "final":
         return CellOutcome(fitted, None)
-    result = evaluate(state, cell, fitted, embeddings)
+    part = TestPart(state, cell, embeddings)
+    result = evaluate(state, cell, fitted, embeddings, part=part)
     result.seconds = time.perf_counter() - start
-    scored, failed = evaluate_settings(
-        state, cell, fitted, embeddings, list(cell.variants), encoders
+    scored, failed = evaluate_variants_of(
+        state, cell, fitted, embeddings, list(cell.variants), encoders, part
     )
     return CellOutcome(fitted, result, scored, failed)
 
 
-def evaluate_settings(
+def evaluate_variants_of(
     state: RunState,
     cell: Cell,
     fitted: FittedCell,
     embeddings: Embeddings,
     settings: list[str],
     encoders: dict[str, Any] | None = None,
+    part: TestPart | None = None,
 ) -> tuple[list[CellResult], dict[str, Failure]]:
     """The fitted cell under each perturbation setting; a setting that fails is returned as a
     `Failure` (reported by the run) and leaves the others, and the plain result, standing.
@@ -332,7 +358,8 @@ def evaluate_settings(
     scored, failed = [], {}
     for setting in settings:
         try:
-            scored.append(evaluate(state, cell, fitted, embeddings, setting, encoders))
+            part = part or TestPart(state, cell, embeddings)
+            scored.append(evaluate(state, cell, fitted, embeddings, setting, encoders, part))
         except InputError:
             raise
         except Exception as exc:

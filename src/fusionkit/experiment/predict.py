@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fusionkit.data.images import SUFFIXES, image_format, load_image
+from fusionkit.data.images import image_format, is_image_name, load_image
 from fusionkit.data.modality import ImageData, ModalityData, TableData
 from fusionkit.errors import DataError
 from fusionkit.experiment.records import FittedCell
@@ -140,11 +140,7 @@ def expand_inputs(inputs: list[Path]) -> list[Path]:
     files: list[Path] = []
     for item in inputs:
         if item.is_dir():
-            files += sorted(
-                p
-                for p in item.rglob("*")
-                if p.is_file() and any(p.name.lower().endswith(s) for s in SUFFIXES)
-            )
+            files += sorted(p for p in item.rglob("*") if p.is_file() and is_image_name(p))
         else:
             files.append(item)
     return files

@@ -13,7 +13,7 @@ from typing import Any
 
 from fusionkit.api import Failure, Task
 from fusionkit.config import ExperimentConfig, config_from_data
-from fusionkit.experiment.cells import Embeddings, evaluate_settings, run_cell
+from fusionkit.experiment.cells import Embeddings, evaluate_variants_of, run_cell
 from fusionkit.experiment.encoder_tasks import fit_encoder
 from fusionkit.experiment.identity import digest
 from fusionkit.experiment.records import CellOutcome, CellResult, EncoderOutput, FittedCell
@@ -89,7 +89,7 @@ def evaluate_task_fn(
     state = state_for(ref)
     cell = state.plan.cell(cell_id)
     with _threads(state):
-        return evaluate_settings(state, cell, fitted, embeddings, names, encoders)
+        return evaluate_variants_of(state, cell, fitted, embeddings, names, encoders)
 
 
 def _threads(state: RunState):

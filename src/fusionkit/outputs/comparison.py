@@ -60,8 +60,8 @@ def bootstrap_interval(
     return float(low), float(high)
 
 
-def _cells(payloads: list[CellResult]) -> dict[tuple, CellResult]:
-    return {(scenario_name(p.scenario), p.method, p.split, p.repeat, p.fold): p for p in payloads}
+def _cells(results: list[CellResult]) -> dict[tuple, CellResult]:
+    return {(scenario_name(p.scenario), p.method, p.split, p.repeat, p.fold): p for p in results}
 
 
 def _pooled(cells: list[CellResult], keep: set[str] | None = None):
@@ -79,14 +79,14 @@ def _pooled(cells: list[CellResult], keep: set[str] | None = None):
     return ids, np.array(ys, dtype=int), proba
 
 
-def intervals_frame(state, payloads: list[CellResult]) -> pd.DataFrame:
+def intervals_frame(state, results: list[CellResult]) -> pd.DataFrame:
     """One row per scenario x method x split (cv, external) of the headline metric."""
     from scipy import stats
 
     task = state.task
     metric = task.headline(state.config.evaluation.metrics)
     groups: dict[tuple, list[CellResult]] = {}
-    for p in payloads:
+    for p in results:
         groups.setdefault((scenario_name(p.scenario), p.method, p.split), []).append(p)
     rows = []
     for (scenario, method, split), cells in groups.items():
@@ -195,7 +195,7 @@ def _paired_bootstrap(task, cells_a, cells_b, shared, metric, seed) -> tuple[flo
     return bootstrap_interval(task, y, [pa, pb], metric, seed)
 
 
-def comparison_frame(state, summary: pd.DataFrame, payloads: list[CellResult]) -> pd.DataFrame:
+def comparison_frame(state, summary: pd.DataFrame, results: list[CellResult]) -> pd.DataFrame:
     """Best fusion, and each method's best fusion, against the best single modality."""
     metric = state.task.headline(state.config.evaluation.metrics)
     column = f"{metric}_mean"
@@ -208,7 +208,7 @@ def comparison_frame(state, summary: pd.DataFrame, payloads: list[CellResult]) -
     scored = summary.dropna(subset=[column])
     fusions = scored[scored.scenario.str.contains("+", regex=False)]
     per_method = fusions.loc[fusions.groupby("method", sort=False)[column].idxmax()]
-    cells = _cells(payloads)
+    cells = _cells(results)
     rows = []
     for kind, pairs in (
         ("best fusion", [best]),

@@ -113,7 +113,7 @@ def _chance(state, metric: str) -> float:
 def report_figures(state, tables: RunTables, folder: Path) -> dict[str, object]:
     """The report's main figures; returns what each wrote (Brier scores for
     ``calibration.png``)."""
-    summary, payloads = tables.summary, tables.cell_results
+    summary, results = tables.summary, tables.cell_results
     folder.mkdir(parents=True, exist_ok=True)
     metric = state.task.headline(state.config.evaluation.metrics)
     written: dict[str, object] = {}
@@ -134,18 +134,18 @@ def report_figures(state, tables: RunTables, folder: Path) -> dict[str, object]:
     best_first = not state.task.higher_is_better(metric)
     top = top.sort_values(f"{metric}_mean", ascending=best_first).head(3)
     models = [
-        (f"{row.scenario} x {row.method}", *_oof(payloads, row.scenario, row.method))
+        (f"{row.scenario} x {row.method}", *_oof(results, row.scenario, row.method))
         for _, row in top.iterrows()
     ]
     pairs = [label for label in (fusion, single) if label]
     if not pairs and len(top):
         pairs = [f"{top.iloc[0].scenario} x {top.iloc[0].method}"]
-    compared = [(label, *_oof(payloads, *label.split(" x ", 1))) for label in pairs]
+    compared = [(label, *_oof(results, *label.split(" x ", 1))) for label in pairs]
     written.update(state.task.figures(models, [m for m in compared if len(m[1])], folder))
     best = top.iloc[0] if len(top) else None
     curves = [
         p
-        for p in payloads
+        for p in results
         if best is not None
         and p.history is not None
         and p.history.train_loss
@@ -179,10 +179,10 @@ def _training_plot(cell: CellResult, path: Path) -> None:
     plt.close(fig)
 
 
-def _oof(payloads, scenario: str, method: str) -> tuple[np.ndarray, np.ndarray]:
+def _oof(results, scenario: str, method: str) -> tuple[np.ndarray, np.ndarray]:
     """Out-of-fold labels and probabilities of the first repeat."""
     ys, ps = [], []
-    for p in payloads:
+    for p in results:
         if (
             p.split == "cv"
             and p.repeat == 0

@@ -55,11 +55,11 @@ def write_report(state, tables: RunTables, features: dict[str, list[str]], run_d
     """report.md and report.html (one file, figures embedded) of the finished cells, the
     answer first; failed cells listed. ``features``: the named output columns per
     modality/encoder."""
-    summary, payloads, failures = tables.summary, tables.cell_results, tables.failures
+    summary, results, failures = tables.summary, tables.cell_results, tables.failures
     comparison = tables.comparison
     contribution, robustness = tables.contribution, tables.robustness
     relative, weights, choices = tables.robustness_summary, tables.modality_weights, tables.choices
-    figures = report_figures(state, tables, run_dir / "figures") if payloads else {}
+    figures = report_figures(state, tables, run_dir / "figures") if results else {}
     metric = state.task.headline(state.config.evaluation.metrics)
     fusion, single = best_labels(comparison)
     table = summary_table(state, summary)
@@ -147,7 +147,7 @@ def write_report(state, tables: RunTables, features: dict[str, list[str]], run_d
         lines += [
             "## Per class (mean over folds)" if over_folds else "## Per class (the test split)",
             "",
-            markdown(per_class_table(state, payloads, labels)),
+            markdown(per_class_table(state, results, labels)),
             "",
             "Every class of every scenario x method: `per_class.csv`.",
             "",

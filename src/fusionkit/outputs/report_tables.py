@@ -119,8 +119,10 @@ def contribution_table(contribution: pd.DataFrame, measure: str = "shapley") -> 
         for m, s in zip(out["mean"], out.get("std", pd.Series([np.nan] * len(out))), strict=True)
     ]
     pivot = out.pivot(index="method", columns="modality", values="shapley")
-    order = list(dict.fromkeys(contribution.modality))  # the config's modality order
-    methods = list(dict.fromkeys(contribution.method))
+    # the config's modality and method order, among those this measure has rows for (a
+    # method may have permutation drops but no Shapley values, or the other way round)
+    order = [m for m in dict.fromkeys(contribution.modality) if m in pivot.columns]
+    methods = [m for m in dict.fromkeys(contribution.method) if m in pivot.index]
     pivot = pivot.loc[methods, order].reset_index()
     pivot.columns.name = None
     return pivot
@@ -210,7 +212,7 @@ def reading_notes(state) -> list[str]:
     return ["How the data was read:", "", *items, ""] if items else []
 
 
-def per_class_table(state, payloads, labels: list[str]) -> pd.DataFrame:
+def per_class_table(state, results, labels: list[str]) -> pd.DataFrame:
     """Per-class precision, recall and F1 (mean over folds) of the given scenario x method."""
     classes = state.cohort.classes
     rows = []
@@ -218,7 +220,7 @@ def per_class_table(state, payloads, labels: list[str]) -> pd.DataFrame:
         scenario, method = label.split(" x ", 1)
         cells = [
             p
-            for p in payloads
+            for p in results
             if p.split == "cv" and p.method == method and scenario_name(p.scenario) == scenario
         ]
         for name in classes:

@@ -108,9 +108,9 @@ def _whole_numbers(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def results_frame(state, payloads: list[CellResult]) -> pd.DataFrame:
+def results_frame(state, results: list[CellResult]) -> pd.DataFrame:
     metrics = state.config.evaluation.metrics
-    rows = [(*_where(p), metric, p.metrics.get(metric)) for p in payloads for metric in metrics]
+    rows = [(*_where(p), metric, p.metrics.get(metric)) for p in results for metric in metrics]
     return _whole_numbers(pd.DataFrame(rows, columns=[*WHERE, "metric", "value"]))
 
 
@@ -172,10 +172,10 @@ def summary_frame(state, results: pd.DataFrame, failed: set[str] = frozenset()) 
     return frame
 
 
-def predictions_frame(state, payloads: list[CellResult]) -> pd.DataFrame:
+def predictions_frame(state, results: list[CellResult]) -> pd.DataFrame:
     classes = state.cohort.classes
     rows = []
-    for p in payloads:
+    for p in results:
         pred = p.predictions
         for subject, y, proba in zip(pred.ids, pred.y_true, pred.proba, strict=True):
             rows.append([*_where(p), subject, classes[y], classes[int(np.argmax(proba))], *proba])
@@ -183,12 +183,12 @@ def predictions_frame(state, payloads: list[CellResult]) -> pd.DataFrame:
     return _whole_numbers(pd.DataFrame(rows, columns=columns + [f"p_{c}" for c in classes]))
 
 
-def per_class_frame(state, payloads: list[CellResult]) -> pd.DataFrame:
+def per_class_frame(state, results: list[CellResult]) -> pd.DataFrame:
     """Long table of per-class metrics: scenario, method, split, repeat, fold, class, metric,
     value."""
     rows = [
         (*_where(p), name, metric, value)
-        for p in payloads
+        for p in results
         for name, metrics in p.per_class.items()
         for metric, value in metrics.items()
     ]
@@ -258,11 +258,11 @@ def relative_robustness(robustness: pd.DataFrame, metric: str) -> pd.DataFrame:
     return stats.rename(columns={"mean": "relative_mean", "std": "relative_std"})
 
 
-def choices_frame(state, payloads: list[CellResult]) -> pd.DataFrame:
+def choices_frame(state, results: list[CellResult]) -> pd.DataFrame:
     """The method each ``auto`` cell chose by nested CV, with every candidate's inner score."""
     n_folds = state.config.evaluation.cv_folds
     rows = []
-    for p in payloads:
+    for p in results:
         if p.choice is None:
             continue
         fold = "external" if p.split == "external" else str(p.repeat * n_folds + p.fold)
@@ -275,14 +275,14 @@ def choices_frame(state, payloads: list[CellResult]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-def modality_frames(state, payloads: list[CellResult]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def modality_frames(state, results: list[CellResult]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Fusions' per-modality outputs: each modality's own probabilities per test subject
     (`api.DecidesPerModality`) or its per-subject weight (`gate`, `api.WeighsModalities`), and
     each modality's weight per fold."""
     classes = state.cohort.classes
     n_folds = state.config.evaluation.cv_folds
     outputs, weights = [], []
-    for p in payloads:
+    for p in results:
         if p.modalities is None:
             continue
         fold = "external" if p.split == "external" else str(p.repeat * n_folds + p.fold)
