@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from conftest import ROOT
+from tests.conftest import ROOT, small_run
 
 
 def test_help_lists_every_command(cli):
@@ -86,41 +86,12 @@ def test_end_to_end_with_an_untrainable_encoder_is_skipped_with_the_reason(
     assert "trains encoders end to end; encoder 'raw' has no trainable network" in text
 
 
-def _small_run(tmp_path, cli=None):
-    """A quick run of the small synthetic cohort (EHR and SNP columns, two methods)."""
-    import copy
-
-    import yaml
-    from typer.testing import CliRunner
-
-    from fusionkit.cli import app
-    from fusionkit.data.synthetic.adni_like import generate
-    from tests.conftest import BASE_CONFIG
-
-    data = tmp_path / "data"
-    generate(data, seed=3, n_subjects=60, n_external=0, n_snps=40, n_causal=5,
-             image_shape=(8, 8, 8))  # fmt: skip
-    config = copy.deepcopy(BASE_CONFIG)
-    config["data"]["root"] = str(data)
-    del config["data"]["external"]
-    del config["data"]["modalities"]["img"]
-    config["encoders"] = {"ehr": "raw", "snp": "raw"}
-    config["methods"] = ["logistic_regression", "feature_level"]
-    config["evaluation"] = {"cv_folds": 3}
-    path = tmp_path / "small.yaml"
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
-    out = tmp_path / "run"
-    result = CliRunner().invoke(app, ["run", str(path), "--out", str(out)])
-    assert result.exit_code == 0, result.output
-    return (out, result) if cli else out
-
-
 def test_run_in_a_log_prints_progress_lines_the_answer_and_the_report(cli, tmp_path):
     """Output that is not a terminal (SLURM, nohup, CI) gets plain timestamped progress lines;
     the run ends with the verdict and the report's path."""
     import re
 
-    out, result = _small_run(tmp_path, cli)
+    out, result = small_run(tmp_path, cli)
     assert re.search(r"^\[\d\d:\d\d:\d\d\] cells 18/18 \(100%\), elapsed", result.stdout, re.M)
     assert "; last: " in result.stdout
     assert re.search(r"^answer: ehr\+snp x \w+ \(f1_macro 0\.\d{3}\) ", result.stdout, re.M)

@@ -5,52 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from fusionkit.config import load_config
 from fusionkit.experiment.runner import run_experiment
-
-
-@pytest.fixture(scope="module")
-def known_truth(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("truth")
-    rng = np.random.default_rng(0)
-    n = 150
-    ids = [f"S{i:03d}" for i in range(n)]
-    y = np.arange(n) % 3
-    classes = np.array(["CN", "MCI", "AD"])
-    pd.DataFrame({"subject_id": ids, "diagnosis": classes[y]}).to_csv(
-        tmp / "cohort.csv", index=False
-    )
-    signal = rng.normal(size=(n, 4)) + 2.0 * y[:, None]
-    noise = rng.normal(size=(n, 4))
-    for name, values in (("signal", signal), ("noise", noise)):
-        frame = pd.DataFrame(values, columns=[f"{name}{j}" for j in range(4)])
-        frame.insert(0, "subject_id", ids)
-        frame.to_csv(tmp / f"{name}.csv", index=False)
-    config = {
-        "name": "truth",
-        "seed": 0,
-        "data": {
-            "root": str(tmp),
-            "classes": ["CN", "MCI", "AD"],
-            "modalities": {
-                "signal": {"kind": "table", "path": "signal.csv"},
-                "noise": {"kind": "table", "path": "noise.csv"},
-            },
-        },
-        "methods": [
-            "logistic_regression",
-            {"type": "random_forest", "params": {"n_estimators": 50}},
-        ],
-        "evaluation": {"cv_folds": 3, "contribution": True},
-        "runtime": {"threads": 1},
-    }
-    path = tmp / "truth.yaml"
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
-    outcome = run_experiment(load_config(path), tmp / "run")
-    assert not outcome.failures
-    return tmp / "run", outcome
 
 
 def test_the_informative_modality_ranks_first_and_noise_adds_nothing(known_truth):

@@ -300,19 +300,38 @@ def test_no_import_cycle_in_the_package():
     assert not cycles, " -> ".join(cycles[0])
 
 
-def test_run_cell_is_split_into_fit_and_evaluate():
+def test_a_fitted_cell_is_evaluated_again_without_refitting(table_config, write_config, tmp_path):
+    """A cell is fit, then evaluate: evaluating the kept model again (plain, or under a variant)
+    gives the run's own result and calls no fit."""
     from fusionkit.experiment import cells
+    from fusionkit.experiment.state import prepare
 
-    text = (SRC / "experiment" / "cells.py").read_text()
-    assert callable(cells.fit_cell) and callable(cells.evaluate)
-    tree = ast.parse(text)
-    run_cell = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "run_cell")
-    called = {
-        n.func.id
-        for n in ast.walk(run_cell)
-        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
-    }
-    assert {"fit_cell", "evaluate"} <= called
+    config = dict(table_config, scenarios=["ehr+snp"], methods=["logistic_regression"])
+    config["evaluation"] = {"cv_folds": 3, "robustness": ["drop_modality"]}
+    cfg = load_config(write_config(config))
+    outcome = run_experiment(cfg, tmp_path / "run")
+    state = prepare(cfg, None)
+    cell = state.plan.cell("ehr+snp__logistic_regression__r0f1")
+    embeddings = {t.name: outcome.store.load_embeddings(t.name) for t in cell.stored}
+    fitted = cells.fit_cell(state, cell, embeddings)
+    fits = []
+    real_fit = type(fitted.model).fit
+    type(fitted.model).fit = lambda self, *a, **k: fits.append(1) or real_fit(self, *a, **k)
+    try:
+        again = cells.evaluate(state, cell, fitted, embeddings)
+        dropped = cells.evaluate(state, cell, fitted, embeddings, "drop_modality=snp")
+    finally:
+        type(fitted.model).fit = real_fit
+    assert not fits
+    kept = next(r for r in outcome.tables.cell_results if r.id == cell.id)
+    assert again.predictions.proba == kept.predictions.proba
+    assert again.metrics["f1_macro"] == pytest.approx(kept.metrics["f1_macro"], abs=1e-12)
+    stored = next(
+        r
+        for r in outcome.tables.variant_results
+        if r.id == cell.id and r.variant == "drop_modality=snp"
+    )
+    assert dropped.predictions.proba == stored.predictions.proba
 
 
 # -- predict, any method --------------------------------------------------------------------------

@@ -13,7 +13,6 @@ import yaml
 from fusionkit.config import load_config
 from fusionkit.experiment.runner import run_experiment
 from fusionkit.experiment.store import RunStore
-from tests.test_contribution import known_truth  # noqa: F401  (the shared fixture)
 
 
 def _run(small_cohort, tmp_path, cross_fit: int, output: str = "probabilities"):
@@ -66,7 +65,7 @@ def test_a_latent_embedding_is_not_cross_fitted(small_cohort, tmp_path):
     assert a.value.equals(b.value)
 
 
-def test_ensemble_selection_gives_the_noise_modality_no_weight(known_truth, tmp_path):  # noqa: F811
+def test_ensemble_selection_gives_the_noise_modality_no_weight(known_truth, tmp_path):
     _, outcome = known_truth
     method = "{type: decision_level, params: {combine: ensemble_selection}}"
     overrides = [f"methods=[{method}]", "evaluation.contribution=false", "scenarios=[signal+noise]"]
@@ -80,7 +79,7 @@ def test_ensemble_selection_gives_the_noise_modality_no_weight(known_truth, tmp_
 
 
 @pytest.mark.parametrize("name", ["gated", "attention", "low_rank_tensor"])
-def test_embedding_fusions_find_the_signal_and_gated_says_so(known_truth, tmp_path, name):  # noqa: F811
+def test_embedding_fusions_find_the_signal_and_gated_says_so(known_truth, tmp_path, name):
     _, outcome = known_truth
     encoders = "encoders={signal: raw, noise: raw}"
     method = f"{{type: {name}}}"
@@ -103,7 +102,7 @@ def test_embedding_fusions_find_the_signal_and_gated_says_so(known_truth, tmp_pa
         assert np.allclose(sums, 1.0, atol=1e-5)
 
 
-def test_auto_chooses_on_inner_folds_and_says_what_it_chose(known_truth, tmp_path):  # noqa: F811
+def test_auto_chooses_on_inner_folds_and_says_what_it_chose(known_truth, tmp_path):
     """Nested CV: a candidate that can hardly learn (kNN voting over most of the inner training
     part) loses to logistic regression in every fold; the choice, with every inner score, is in
     choices.csv and the report, and the refitted choice scores as the plain method does."""

@@ -144,3 +144,47 @@ def test_a_deep_ensemble_averages_its_members_and_is_kept_whole(tmp_path):
     again = DeepConcat(DeepConcatParams(**settings, members=3))
     again.set_state(load_state(tmp_path / "kept"))
     np.testing.assert_allclose(again.predict_proba(test), proba, rtol=1e-6)
+
+
+def test_counting_metrics_are_scikit_learns_to_the_last_bit():
+    """compute_metrics counts from one confusion matrix; every number equals scikit-learn's own
+    function exactly (absent classes, predicted-only classes and ties included), so results do
+    not move when the implementation does."""
+    import warnings
+
+    from sklearn.metrics import (
+        accuracy_score,
+        balanced_accuracy_score,
+        precision_recall_fscore_support,
+        roc_auc_score,
+    )
+
+    rng = np.random.default_rng(7)
+    for trial in range(300):
+        k = int(rng.integers(2, 6))
+        n = int(rng.integers(2, 80))
+        y = rng.integers(0, k - 1 if trial % 3 == 0 else k, n)  # every third: a class absent
+        proba = rng.dirichlet(np.ones(k), n)
+        if trial % 4 == 0:
+            proba = np.round(proba, 1)  # ties
+        pred = proba.argmax(1)
+        macro, per_class = compute_metrics(y, proba, k)
+        labels = list(range(k))
+        p, r, f, s = precision_recall_fscore_support(y, pred, labels=labels, zero_division=0)
+        present = sorted(set(y.tolist()))
+        assert macro["accuracy"] == accuracy_score(y, pred)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            assert macro["balanced_accuracy"] == balanced_accuracy_score(y, pred)
+        assert macro["f1_macro"] == np.mean(f[present])
+        assert macro["precision"] == np.mean(p[present])
+        for c in labels:
+            row = per_class[str(c)]
+            assert (row["precision"], row["recall"], row["f1"], row["support"]) == (
+                p[c],
+                r[c],
+                f[c],
+                s[c],
+            )
+            if len(present) >= 2 and c in present:
+                assert row["auroc"] == roc_auc_score(y == c, proba[:, c])

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import ROOT, SHARED_DATA
+
+from tests.conftest import ROOT, SHARED_DATA
 
 OASIS = SHARED_DATA / "oasis1"
 pytestmark = pytest.mark.skipif(

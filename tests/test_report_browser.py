@@ -41,9 +41,9 @@ def test_report_html_in_a_browser(tmp_path):
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(message)
         pytest.skip(message)
-    from tests.test_cli import _small_run
+    from tests.conftest import small_run
 
-    run_dir = _small_run(tmp_path)
+    run_dir = small_run(tmp_path)
     page = (run_dir / "report.html").read_text()
     (run_dir / "check.html").write_text(page.replace("</body>", CHECK + "</body>"))
     dom = subprocess.run(

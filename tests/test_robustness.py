@@ -7,7 +7,6 @@ import pytest
 
 from fusionkit.config import load_config
 from fusionkit.experiment.runner import run_experiment
-from tests.test_contribution import known_truth  # noqa: F401  (the shared fixture)
 
 ROBUSTNESS = [
     "evaluation.robustness=[drop_modality, {type: missing_rate, params: {levels: [0, 0.5]}}, "
@@ -16,7 +15,7 @@ ROBUSTNESS = [
 
 
 @pytest.fixture(scope="module")
-def perturbed(known_truth):  # noqa: F811
+def perturbed(known_truth):
     run_dir, outcome = known_truth
     config = load_config(outcome.state.config.source, ROBUSTNESS)
     again = run_experiment(config, run_dir)  # the same run directory: kept models are reused
@@ -111,7 +110,7 @@ def test_table_noise_is_scaled_by_the_training_part_only():
     assert test.data["t"].frame.equals(before)  # the inputs themselves are left as they are
 
 
-def test_a_method_that_cannot_take_a_gap_is_reported_not_imputed(known_truth, tmp_path):  # noqa: F811
+def test_a_method_that_cannot_take_a_gap_is_reported_not_imputed(known_truth, tmp_path):
     """A fusion declaring ``handles_missing=False`` is not evaluated with modalities taken away;
     the run says so (manifest, report, notes), and its other perturbations still run."""
     import types

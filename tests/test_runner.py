@@ -22,7 +22,7 @@ TINY_TRAIN = {"epochs": 3, "batch_size": 8, "patience": 2}
 
 @pytest.fixture(scope="module")
 def run_config(small_cohort, tmp_path_factory):
-    from conftest import BASE_CONFIG
+    from tests.conftest import BASE_CONFIG
 
     config = copy.deepcopy(BASE_CONFIG)
     config["data"]["root"] = str(small_cohort)

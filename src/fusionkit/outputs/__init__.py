@@ -10,11 +10,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from fusionkit.experiment.store import RunStore
 from fusionkit.outputs.tables import RunTables, build_tables
 
+if TYPE_CHECKING:
+    from fusionkit.experiment.state import RunState
 
-def write_outputs(state, tables: RunTables, store: RunStore, invocation: dict) -> None:
+
+def write_outputs(state: RunState, tables: RunTables, store: RunStore, invocation: dict) -> None:
     """Every output file of a run: the CSV tables, ``manifest.json``, ``report.md`` and
     ``report.html``; ``invocation``: what this invocation did, for the manifest."""
     from fusionkit.outputs.csv_files import write_tables

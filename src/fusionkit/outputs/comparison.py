@@ -22,6 +22,8 @@ paired bootstrap interval.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
@@ -30,6 +32,9 @@ from fusionkit.config import scenario_name
 from fusionkit.experiment.records import CellResult
 from fusionkit.experiment.stats import corrected_difference
 from fusionkit.training.context import derived_seed
+
+if TYPE_CHECKING:
+    from fusionkit.experiment.state import RunState
 
 RESAMPLES = 1000
 
@@ -79,7 +84,7 @@ def _pooled(cells: list[CellResult], keep: set[str] | None = None):
     return ids, np.array(ys, dtype=int), proba
 
 
-def intervals_frame(state, results: list[CellResult]) -> pd.DataFrame:
+def intervals_frame(state: RunState, results: list[CellResult]) -> pd.DataFrame:
     """One row per scenario x method x split (cv, external) of the headline metric."""
     from scipy import stats
 
@@ -125,7 +130,9 @@ def intervals_frame(state, results: list[CellResult]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _paired(state, cells: dict, a: tuple[str, str], b: tuple[str, str], metric: str) -> dict:
+def _paired(
+    state: RunState, cells: dict, a: tuple[str, str], b: tuple[str, str], metric: str
+) -> dict:
     """Fold-by-fold and bootstrap comparison of pair ``a`` against pair ``b`` on the subjects
     both scored."""
     from scipy import stats
@@ -195,7 +202,9 @@ def _paired_bootstrap(task, cells_a, cells_b, shared, metric, seed) -> tuple[flo
     return bootstrap_interval(task, y, [pa, pb], metric, seed)
 
 
-def comparison_frame(state, summary: pd.DataFrame, results: list[CellResult]) -> pd.DataFrame:
+def comparison_frame(
+    state: RunState, summary: pd.DataFrame, results: list[CellResult]
+) -> pd.DataFrame:
     """Best fusion, and each method's best fusion, against the best single modality."""
     metric = state.task.headline(state.config.evaluation.metrics)
     column = f"{metric}_mean"

@@ -19,12 +19,16 @@ from __future__ import annotations
 
 import itertools
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from fusionkit.config import scenario_name
 from fusionkit.experiment.records import CellResult
+
+if TYPE_CHECKING:
+    from fusionkit.experiment.state import RunState
 
 COLUMNS = ["method", "modality", "measure", "metric", "fold", "value"]
 
@@ -106,7 +110,7 @@ def contribution_frame(
     return frame, notes
 
 
-def _permutation_rows(state, results, perturbed, players, metric) -> list[tuple]:
+def _permutation_rows(state: RunState, results, perturbed, players, metric) -> list[tuple]:
     full = frozenset(players)
     n_folds = state.config.evaluation.cv_folds
     plain = {

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -23,6 +24,9 @@ from fusionkit.outputs.comparison import best_pairs
 from fusionkit.outputs.report_tables import fusion_methods
 from fusionkit.outputs.tables import RunTables
 from fusionkit.outputs.verdict import best_labels
+
+if TYPE_CHECKING:
+    from fusionkit.experiment.state import RunState
 
 FUSION, SINGLE, WINNER = "tab:orange", "tab:blue", "tab:red"
 
@@ -102,7 +106,7 @@ def forest_plot(
     return True
 
 
-def _chance(state, metric: str) -> float:
+def _chance(state: RunState, metric: str) -> float:
     """Mean over folds of the task's chance level of ``metric`` (e.g. guessing classes with
     the training frequencies)."""
     y = state.cohort.y
@@ -110,7 +114,7 @@ def _chance(state, metric: str) -> float:
     return float(np.mean(values)) if values else float("nan")
 
 
-def report_figures(state, tables: RunTables, folder: Path) -> dict[str, object]:
+def report_figures(state: RunState, tables: RunTables, folder: Path) -> dict[str, object]:
     """The report's main figures; returns what each wrote (Brier scores for
     ``calibration.png``)."""
     summary, results = tables.summary, tables.cell_results

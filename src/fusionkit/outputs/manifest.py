@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import platform
 from importlib import metadata
+from typing import TYPE_CHECKING
 
 from fusionkit import __version__
 from fusionkit.config import spec_identity
 from fusionkit.experiment.planner import robustness_notes
 from fusionkit.experiment.store import write_json
 from fusionkit.outputs.tables import RunTables
+
+if TYPE_CHECKING:
+    from fusionkit.experiment.state import RunState
 
 
 def versions() -> dict[str, str]:
@@ -23,7 +27,9 @@ def versions() -> dict[str, str]:
     return out
 
 
-def encoder_summary(state, store) -> tuple[dict[str, int], dict[str, list[str]], dict[str, float]]:
+def encoder_summary(
+    state: RunState, store
+) -> tuple[dict[str, int], dict[str, list[str]], dict[str, float]]:
     """Encoder trainings vs uses, named output columns per modality/encoder, seconds per task.
 
     Each distinct encoder task's stored file is read once (its metadata only).
@@ -46,7 +52,7 @@ def encoder_summary(state, store) -> tuple[dict[str, int], dict[str, list[str]],
     return counts, names, seconds
 
 
-def components(state) -> list[dict[str, str]]:
+def components(state: RunState) -> list[dict[str, str]]:
     """Every component the run uses, with the distribution and version that provided it."""
     config = state.config
     specs = [*config.methods, *config.encoders.values(), config.runtime.executor]
@@ -59,7 +65,7 @@ def components(state) -> list[dict[str, str]]:
     return [dict(zip(keys, i, strict=True)) for i in sorted(seen)]
 
 
-def write_manifest(state, tables: RunTables, encoders: tuple, invocation: dict) -> None:
+def write_manifest(state: RunState, tables: RunTables, encoders: tuple, invocation: dict) -> None:
     """``manifest.json`` of the run; ``encoders``: `encoder_summary`; ``invocation``: what
     this invocation did (counts, failures, seconds)."""
     counts, names, seconds = encoders

@@ -14,6 +14,7 @@ knows the evaluation scheme it shows: one test split has no fold statistics.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fusionkit.experiment.store import write_atomic
 from fusionkit.outputs.figures import contribution_figure, report_figures, robustness_figures
@@ -34,6 +35,9 @@ from fusionkit.outputs.report_tables import (
 from fusionkit.outputs.tables import RunTables
 from fusionkit.outputs.verdict import answer, best_labels
 
+if TYPE_CHECKING:
+    from fusionkit.experiment.state import RunState
+
 RELATIVE = (
     "Relative robustness (`robustness_summary.csv`): the mean score over each perturbation's "
     "levels (area under its curve, divided by the range of levels) as a fraction of the plain "
@@ -51,7 +55,9 @@ WEIGHTS = (
 )
 
 
-def write_report(state, tables: RunTables, features: dict[str, list[str]], run_dir: Path) -> None:
+def write_report(
+    state: RunState, tables: RunTables, features: dict[str, list[str]], run_dir: Path
+) -> None:
     """report.md and report.html (one file, figures embedded) of the finished cells, the
     answer first; failed cells listed. ``features``: the named output columns per
     modality/encoder."""

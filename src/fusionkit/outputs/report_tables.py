@@ -3,13 +3,18 @@ pair has no value), and Markdown."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
 from fusionkit.config import scenario_name
 
+if TYPE_CHECKING:
+    from fusionkit.experiment.state import RunState
 
-def fusion_methods(state) -> set[str]:
+
+def fusion_methods(state: RunState) -> set[str]:
     """The run's methods that are fusion strategies (not shallow classifiers)."""
     return {m.label for m in state.config.methods if m.component.kind == "fusion"}
 
@@ -50,7 +55,7 @@ def comparison_table(comparison: pd.DataFrame, over_folds: bool = True) -> pd.Da
 REPORT_METRICS = ("accuracy", "balanced_accuracy", "f1_macro", "auroc")
 
 
-def summary_table(state, summary: pd.DataFrame) -> pd.DataFrame:
+def summary_table(state: RunState, summary: pd.DataFrame) -> pd.DataFrame:
     """The report's table: headline metrics only (every metric is in summary.csv)."""
     metrics = [m for m in state.config.evaluation.metrics if m in REPORT_METRICS]
     metrics = metrics or state.config.evaluation.metrics[:4]
@@ -182,7 +187,7 @@ def markdown(frame: pd.DataFrame) -> str:
     return "\n".join([header, rule, *rows])
 
 
-def subjects_table(state) -> pd.DataFrame:
+def subjects_table(state: RunState) -> pd.DataFrame:
     """Subjects and class counts per scenario under the missing-modality policy."""
     cohort, policy = state.cohort, state.config.evaluation.missing
     rows = []
@@ -201,7 +206,7 @@ def subjects_table(state) -> pd.DataFrame:
     return frame
 
 
-def reading_notes(state) -> list[str]:
+def reading_notes(state: RunState) -> list[str]:
     """How the cohorts were read (subjects missing a modality, visits chosen, ids ignored) as a
     list under the subjects table; warnings marked as such."""
     items = []
@@ -212,7 +217,7 @@ def reading_notes(state) -> list[str]:
     return ["How the data was read:", "", *items, ""] if items else []
 
 
-def per_class_table(state, results, labels: list[str]) -> pd.DataFrame:
+def per_class_table(state: RunState, results, labels: list[str]) -> pd.DataFrame:
     """Per-class precision, recall and F1 (mean over folds) of the given scenario x method."""
     classes = state.cohort.classes
     rows = []

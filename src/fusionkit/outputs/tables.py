@@ -10,6 +10,7 @@ of `RunTables`; nothing is read back from a file to be understood.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -19,6 +20,9 @@ from fusionkit.config import scenario_name
 from fusionkit.experiment.planner import robustness_notes
 from fusionkit.experiment.records import CellResult
 from fusionkit.outputs.comparison import comparison_frame, intervals_frame
+
+if TYPE_CHECKING:
+    from fusionkit.experiment.state import RunState
 
 
 @dataclass
@@ -108,13 +112,15 @@ def _whole_numbers(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def results_frame(state, results: list[CellResult]) -> pd.DataFrame:
+def results_frame(state: RunState, results: list[CellResult]) -> pd.DataFrame:
     metrics = state.config.evaluation.metrics
     rows = [(*_where(p), metric, p.metrics.get(metric)) for p in results for metric in metrics]
     return _whole_numbers(pd.DataFrame(rows, columns=[*WHERE, "metric", "value"]))
 
 
-def summary_frame(state, results: pd.DataFrame, failed: set[str] = frozenset()) -> pd.DataFrame:
+def summary_frame(
+    state: RunState, results: pd.DataFrame, failed: set[str] = frozenset()
+) -> pd.DataFrame:
     """One row per planned scenario x method, with the folds it averages (``folds_ok``) and
     those that failed (``folds_failed``, ``external_failed``): a mean is never over fewer folds
     silently, and a pair whose every cell failed still has its row."""
@@ -172,7 +178,7 @@ def summary_frame(state, results: pd.DataFrame, failed: set[str] = frozenset()) 
     return frame
 
 
-def predictions_frame(state, results: list[CellResult]) -> pd.DataFrame:
+def predictions_frame(state: RunState, results: list[CellResult]) -> pd.DataFrame:
     classes = state.cohort.classes
     rows = []
     for p in results:
@@ -183,7 +189,7 @@ def predictions_frame(state, results: list[CellResult]) -> pd.DataFrame:
     return _whole_numbers(pd.DataFrame(rows, columns=columns + [f"p_{c}" for c in classes]))
 
 
-def per_class_frame(state, results: list[CellResult]) -> pd.DataFrame:
+def per_class_frame(state: RunState, results: list[CellResult]) -> pd.DataFrame:
     """Long table of per-class metrics: scenario, method, split, repeat, fold, class, metric,
     value."""
     rows = [
@@ -195,7 +201,9 @@ def per_class_frame(state, results: list[CellResult]) -> pd.DataFrame:
     return _whole_numbers(pd.DataFrame(rows, columns=[*WHERE, "class", "metric", "value"]))
 
 
-def robustness_frame(state, plain: list[CellResult], perturbed: list[CellResult]) -> pd.DataFrame:
+def robustness_frame(
+    state: RunState, plain: list[CellResult], perturbed: list[CellResult]
+) -> pd.DataFrame:
     """Long table: scenario, method, split, repeat, fold, perturbation, level, metric, value; each
     perturbed cell next to its plain result (perturbation and level ``none``), the curve's
     reference. A level is a number (``missing_rate``, ``table_noise``...) or a modality
@@ -258,7 +266,7 @@ def relative_robustness(robustness: pd.DataFrame, metric: str) -> pd.DataFrame:
     return stats.rename(columns={"mean": "relative_mean", "std": "relative_std"})
 
 
-def choices_frame(state, results: list[CellResult]) -> pd.DataFrame:
+def choices_frame(state: RunState, results: list[CellResult]) -> pd.DataFrame:
     """The method each ``auto`` cell chose by nested CV, with every candidate's inner score."""
     n_folds = state.config.evaluation.cv_folds
     rows = []
@@ -275,7 +283,9 @@ def choices_frame(state, results: list[CellResult]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-def modality_frames(state, results: list[CellResult]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def modality_frames(
+    state: RunState, results: list[CellResult]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Fusions' per-modality outputs: each modality's own probabilities per test subject
     (`api.DecidesPerModality`) or its per-subject weight (`gate`, `api.WeighsModalities`), and
     each modality's weight per fold."""

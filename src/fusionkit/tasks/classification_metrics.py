@@ -36,11 +36,13 @@ def compute_metrics(
 
     The counting metrics come from one confusion matrix, with scikit-learn's definitions
     (``precision_recall_fscore_support`` with ``zero_division=0``, ``balanced_accuracy_score``:
-    the same numbers to the last bit, tested); the AUROC of each present class is
-    scikit-learn's ``roc_auc_score``. A run scores thousands of test parts, so the argument
-    checks scikit-learn repeats on every call are skipped (the inputs are ours)."""
+    the same numbers to the last bit, tested), as is the AUROC of each present class
+    (``roc_auc_score``'s). A run scores thousands of test parts, so the argument
+    checks scikit-learn repeats on every call are skipped (the inputs are ours), and each
+    class's AUROC is ``auc(roc_curve(...))``, the computation ``roc_auc_score`` makes for a
+    binary target, without its target-type inference."""
     import sklearn
-    from sklearn.metrics import roc_auc_score
+    from sklearn.metrics import auc, roc_curve
 
     y_true = np.asarray(y_true, dtype=int)
     y_pred = proba.argmax(axis=1)
@@ -61,7 +63,8 @@ def compute_metrics(
     if len(present) >= 2:
         with sklearn.config_context(skip_parameter_validation=True):
             for c in present:
-                aucs[c] = roc_auc_score(y_true == c, proba[:, c])
+                fpr, tpr, _ = roc_curve(y_true == c, proba[:, c])
+                aucs[c] = auc(fpr, tpr)
     nan = float("nan")
     macro = {
         "accuracy": float(tp.sum() / n) if n else nan,
