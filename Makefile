@@ -1,7 +1,9 @@
 # Two commands do all set-up on a fresh machine:
 #   make demo   create .venv, install fusionkit, run configs/ehr_img_snp.yaml
 #   make test   create .venv, install fusionkit + dev/docs extras + the example plugin,
-#               then ruff, the test suite and a strict docs build
+#               then ruff, the test suite (without the tests marked slow) and a strict docs build
+#   make test-slow  the tests marked slow (processes killed and resumed, Ray, executors,
+#               benchmark smoke runs): CI runs them after make test (.ci/run)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
@@ -10,7 +12,7 @@ BIN     = $(VENV)/bin
 TORCH  ?= torch==2.13.0
 STAMP   = $(VENV)/.installed
 
-.PHONY: demo test lint docs clean
+.PHONY: demo test test-slow lint docs clean
 
 $(STAMP): pyproject.toml plugins/fusionkit-extratrees/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,8 +25,11 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -m "not slow"
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir build/site
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -86,12 +86,12 @@ def test_a_network_without_modality_parameters_is_refused():
 def _staged(tmp_path, fine_tune_epochs: int):
     from fusionkit.config import EncoderSpec, resolved
     from fusionkit.fusion.deep_concat import DeepConcat, DeepConcatParams
-    from fusionkit.testing import _fusion_inputs
+    from fusionkit.testing import fusion_inputs
     from fusionkit.training.context import FitContext
 
     small = {"hidden": [8], "train": {"epochs": 4}}
     encoders = {m: resolved(EncoderSpec(type="mlp", params=small)) for m in ("a", "b")}
-    train, y, _, _ = _fusion_inputs(0, encoders, tmp_path)
+    train, y, _, _ = fusion_inputs(0, encoders, tmp_path)
     params = DeepConcatParams(
         end_to_end=True,
         staged={"fine_tune_epochs": fine_tune_epochs},

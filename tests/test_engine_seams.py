@@ -119,6 +119,7 @@ def test_a_new_plugin_version_reruns_its_cells_only(table_config, write_config, 
     assert (again.cells_run, again.cells_reused) == (4, 4)  # only `mine`'s cells
 
 
+@pytest.mark.slow
 # -- executors and config by value --------------------------------------------------------------
 def test_processes_executor_gives_the_same_bytes_without_rereading_the_yaml(
     table_config, write_config, tmp_path
@@ -561,6 +562,7 @@ def test_a_worker_that_dies_is_a_failure_not_a_crash():
     assert results["dies"].message.startswith("worker process failed: BrokenProcessPool")
 
 
+@pytest.mark.slow
 def test_ray_executor_gives_the_same_bytes_as_local(table_config, write_config, tmp_path):
     pytest.importorskip("ray")
     config = dict(table_config, scenarios=["ehr", "ehr+snp"])
@@ -591,6 +593,7 @@ def flaky(counter: str) -> str:
     return f"done after {calls + 1} attempts"
 
 
+@pytest.mark.slow
 def test_ray_executor_retries_a_failed_task_then_reports_it(tmp_path):
     pytest.importorskip("ray")
     import sys

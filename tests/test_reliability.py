@@ -417,6 +417,7 @@ def uninterrupted(small_cohort, tmp_path_factory) -> tuple[Path, Path]:
     return config, tmp / "whole"
 
 
+@pytest.mark.slow
 def test_kill_9_at_several_points_then_resume_gives_the_same_bytes(uninterrupted, tmp_path):
     config, whole = uninterrupted
     out = tmp_path / "killed"
@@ -437,6 +438,7 @@ def test_kill_9_at_several_points_then_resume_gives_the_same_bytes(uninterrupted
         assert (out / name).read_bytes() == (whole / name).read_bytes(), name
 
 
+@pytest.mark.slow
 def test_a_second_run_into_the_same_directory_is_refused(uninterrupted, cli, tmp_path):
     config, _ = uninterrupted
     out = tmp_path / "shared"
@@ -476,6 +478,7 @@ def _running(pid: int) -> bool:
     return state != "Z"  # a zombie has exited; only its entry waits to be reaped
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc (Linux)")
 def test_kill_9_of_a_jobs_2_run_leaves_no_process_behind(uninterrupted, tmp_path):
     config, _ = uninterrupted
@@ -490,6 +493,7 @@ def test_kill_9_of_a_jobs_2_run_leaves_no_process_behind(uninterrupted, tmp_path
     _wait_for(lambda: not any(_running(p) for p in workers), timeout=15)
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_workers_keeps_finished_cells_and_releases_the_lock(uninterrupted, tmp_path):
     config, whole = uninterrupted
     out = tmp_path / "interrupted"
@@ -508,6 +512,7 @@ def test_ctrl_c_stops_workers_keeps_finished_cells_and_releases_the_lock(uninter
     assert (out / "results.csv").read_bytes() == (whole / "results.csv").read_bytes()
 
 
+@pytest.mark.slow
 def test_outputs_follow_the_umask(uninterrupted):
     _, whole = uninterrupted
     mask = os.umask(0)

@@ -73,7 +73,8 @@ def save_state(state: dict[str, Any], folder: Path) -> None:
                 import skops.io as sio
 
                 name = f"estimator{len(estimators)}.skops"
-                sio.dump(value, tmp / name, compression=8)  # zipfile.ZIP_DEFLATED
+                # zipfile.ZIP_DEFLATED at its fastest level: a run keeps hundreds of models
+                sio.dump(value, tmp / name, compression=8, compresslevel=1)
                 estimators.append(name)
                 return {"$skops": name}
             raise TypeError(f"state {key!r}: cannot keep a {type(value).__name__} safely")

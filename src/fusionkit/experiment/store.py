@@ -28,9 +28,10 @@ from fusionkit.files import file_mode, write_atomic
 __all__ = ["RunLock", "RunStore", "read_json", "write_atomic", "write_json", "write_npz"]
 
 
-def write_json(path: Path, payload: Any) -> str:
-    """Atomic, stable JSON (sorted keys, NaN as null); returns the text written."""
-    text = json.dumps(_clean(payload), indent=1, sort_keys=True, allow_nan=False)
+def write_json(path: Path, payload: Any, indent: int | None = 1) -> str:
+    """Atomic, stable JSON (sorted keys, NaN as null); returns the text written. ``indent``
+    None: compact (Python's C encoder; a run writes thousands of cell results)."""
+    text = json.dumps(_clean(payload), indent=indent, sort_keys=True, allow_nan=False)
     write_atomic(path, (text + "\n").encode())
     return text
 
