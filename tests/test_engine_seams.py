@@ -630,3 +630,21 @@ def test_an_oversubscribed_pool_is_a_visible_warning(monkeypatch):
             assert len(list(executor.run([Task("t", os.getpid, (), threads=2)]))) == 1
     finally:
         executor.close()
+
+
+def test_the_task_is_part_of_every_identity(table_config, write_config, monkeypatch):
+    """Another version of the task plugin changes every cell's and encoder task's key (their
+    numbers were shaped by it), so kept results are not reused across it."""
+    from fusionkit.experiment.state import prepare
+    from fusionkit.registry import Component
+
+    cfg = load_config(write_config(dict(table_config, scenarios=["ehr", "ehr+snp"])))
+    before = prepare(cfg, None)
+    real = Component.identity
+    monkeypatch.setattr(
+        Component, "identity", lambda c: [*real(c)[:3], "9.9"] if c.kind == "task" else real(c)
+    )
+    after = prepare(cfg, None)
+    assert before.keys.keys() == after.keys.keys() and before.keys
+    assert all(before.keys[c] != after.keys[c] for c in before.keys)
+    assert all(before.encoder_keys[n] != after.encoder_keys[n] for n in before.encoder_keys)

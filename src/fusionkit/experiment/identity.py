@@ -1,10 +1,11 @@
 """Identities: what a result depends on, as a short hash, so finished work is reused only when
 nothing that shaped it changed.
 
-A fitted cell's key covers the fusionkit version, the seed, the cell, its method's resolved
-params and the identity (kind, name, distribution, version) of every component behind it, its
-encoders, the folds, the evaluation settings that change a fit, the thread count and the data
-fingerprints. An encoder task's key covers the same for one encoder on one fold.
+A fitted cell's key covers the fusionkit version, the seed, the prediction task, the cell, its
+method's resolved params and the identity (kind, name, distribution, version) of every
+component behind it, its encoders, the folds, the evaluation settings that change a fit, the
+thread count and the data fingerprints. An encoder task's key covers the same for one encoder
+on one fold.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ def cell_key(config: ExperimentConfig, cell, folds_key: str, fingerprints: dict)
         [
             __version__,
             config.seed,
+            [spec_data(config.task), spec_identity(config.task)],
             cell.id,
             spec_data(cell.spec),
             spec_identity(cell.spec),
@@ -78,6 +80,7 @@ def encoder_key(
         [
             __version__,
             config.seed,
+            [spec_data(config.task), spec_identity(config.task)],
             spec_data(task.spec),
             spec_identity(task.spec),
             task.fold,

@@ -55,7 +55,8 @@ def encoder_summary(
 def components(state: RunState) -> list[dict[str, str]]:
     """Every component the run uses, with the distribution and version that provided it."""
     config = state.config
-    specs = [*config.methods, *config.encoders.values(), config.runtime.executor]
+    specs = [config.task, *config.methods, *config.encoders.values(), config.runtime.executor]
+    specs += state.plan.perturbations
     for modality in config.data.modalities.values():
         specs += [s for s in (modality.reader, modality.features) if s is not None]
     for c in state.plan.cells:
