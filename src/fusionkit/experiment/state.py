@@ -38,6 +38,9 @@ class RunState:
     folds_key: str
     keys: dict[str, str] = field(default_factory=dict)  # cell id -> identity
     encoder_keys: dict[str, str] = field(default_factory=dict)  # encoder task -> identity
+    # perturbed data re-encoded by an encoder task, shared by the methods of a scenario
+    # (`cells.perturbed`); a cache of this process, not part of any identity
+    reencoded: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         self._folds = {fold_name(f.repeat, f.fold): f for f in self.folds}
