@@ -83,8 +83,10 @@ def main() -> None:
         ),
         ("outputs (tables, report) + rest", outputs, ""),
     ]
-    print(f"{config.name}: {wall:.1f} s wall, {len(tables.variant_results)} evaluations of kept")
-    print(f"models under perturbations ({evaluations:.1f} s, {evaluations / wall:.0%} of the run)")
+    print(
+        f"{config.name}: {wall:.1f} s wall; {len(tables.variant_results)} evaluations of kept "
+        f"models under perturbations took {evaluations:.1f} s ({evaluations / wall:.0%})"
+    )
     for name, seconds, what in rows:
         print(f"  {name:<34} {seconds:7.1f} s  {seconds / wall:5.1%}  {what}")
 
