@@ -33,19 +33,9 @@ from fusionkit.config.specs import (
     _Model,
 )
 from fusionkit.registry import ModalityKind
+from fusionkit.tasks.classification_metrics import METRICS
 
-METRICS = (
-    "accuracy",
-    "balanced_accuracy",
-    "precision",
-    "recall",
-    "specificity",
-    "f1_macro",
-    "auroc",
-)
-Metric = Literal[
-    "accuracy", "balanced_accuracy", "precision", "recall", "specificity", "f1_macro", "auroc"
-]
+Metric = Literal[METRICS]  # the classification task's metrics (one home: its module)
 DEFAULT_READERS = {"table": "table", "genotype": "genotype", "image": "image"}
 
 
