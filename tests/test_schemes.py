@@ -36,8 +36,7 @@ def rare_class(small_cohort, tmp_path):
     cohort["site"] = np.where(rows % 2 == 0, "site_a", "site_b")
     rare = cohort.index[cohort.diagnosis == "AD"]
     cohort.loc[rare, "split"] = ["train", "train", "val", "test"]
-    cohort.loc[rare, "site"] = ["site_a", "site_a", "site_b", "site_b"]
-    cohort.loc[rare[0], "site"], cohort.loc[rare[2], "site"] = "site_b", "site_a"
+    cohort.loc[rare, "site"] = ["site_b", "site_a", "site_a", "site_b"]  # two AD per site
     cohort.to_csv(data / "cohort.csv", index=False)
     config = copy.deepcopy(BASE_CONFIG)
     config["data"]["root"] = str(data)

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from fusionkit import hookimpl
 from fusionkit.api import Target
@@ -45,7 +46,7 @@ class Classification:
     def target(self, values: Sequence[object], ids: Sequence[str], source: Path) -> Target:
         """Class indices of the labelled subjects; a subject without a label is left out (a
         warning), a label that is not a class is an error naming the file, subject and column."""
-        missing = np.array([_blank(v) for v in values], dtype=bool)
+        missing = pd.isna(pd.Series(list(values), dtype=object)).to_numpy()
         warnings = []
         if missing.any():
             first = next(i for i, m in zip(ids, missing, strict=True) if m)
@@ -116,12 +117,6 @@ class Classification:
         from fusionkit.tasks.classification_figures import class_figures
 
         return class_figures(top, compared, self.classes, folder)
-
-
-def _blank(value: object) -> bool:
-    import pandas as pd
-
-    return bool(pd.isna(value))
 
 
 @hookimpl
